@@ -1,0 +1,152 @@
+/**
+ * Experiment configs: one typed, validated document drives embed -> train -> evaluate ->
+ * report. Saved next to the results fully resolved (every default filled in), so the saved
+ * copy alone reruns the experiment identically.
+ */
+import { readFile } from "node:fs/promises";
+import { extname } from "node:path";
+import { z } from "zod";
+import { LineCounter, parseDocument, stringify, isNode, type Document } from "yaml";
+import { InputError } from "../util/errors.js";
+
+const preparation = z.strictObject({
+  unwrapList: z.boolean().default(true),
+  stripSharedPrefix: z.boolean().default(true),
+  maxChars: z.number().int().min(0).default(0),
+  keep: z.enum(["head", "tail"]).default("head"),
+});
+
+const paramValue = z.union([z.number(), z.string(), z.boolean()]);
+
+const routerEntry = z.strictObject({
+  /** Label in reports and the directory name of the exported router; defaults to the type. */
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, "use letters, digits, '.', '_' or '-'").optional(),
+  type: z.string().min(1),
+  /** Fixed hyperparameters. */
+  params: z.record(z.string(), paramValue).default({}),
+  /** Hyperparameters chosen on the validation split (never on test): each key lists candidates. */
+  grid: z.record(z.string(), z.array(paramValue).min(1)).default({}),
+});
+
+const split = z.discriminatedUnion("kind", [
+  z.strictObject({
+    kind: z.literal("in-distribution"),
+    testFraction: z.number().gt(0).lt(1).default(0.3),
+    validationFraction: z.number().gt(0).lt(1).default(0.1),
+  }),
+  z.strictObject({
+    kind: z.literal("out-of-distribution"),
+    validationFraction: z.number().gt(0).lt(1).default(0.1),
+  }),
+]);
+
+const data = z
+  .strictObject({
+    /** An outcome table written by `routekit import` or `routekit synth` (.arrow). */
+    table: z.string().optional(),
+    /** Or raw files to import first (RouterBench CSV/Parquet/JSONL, long-form outcomes). */
+    import: z
+      .strictObject({
+        files: z.array(z.string()).min(1),
+        format: z.string().optional(),
+        prices: z.string().optional(),
+      })
+      .optional(),
+    /** Restrict to these datasets (default: all). */
+    datasets: z.array(z.string()).optional(),
+    /** Restrict the model pool (default: all models of the table). */
+    models: z.array(z.string()).min(1).optional(),
+  })
+  .refine((d) => (d.table === undefined) !== (d.import === undefined), {
+    message: "give exactly one of data.table or data.import",
+  });
+
+export const experimentSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, "use letters, digits, '.', '_' or '-'"),
+  description: z.string().optional(),
+  seed: z.number().int().min(0).default(0),
+  data,
+  splits: z.array(split).min(1).default([{ kind: "in-distribution", testFraction: 0.3, validationFraction: 0.1 }]),
+  embedder: z
+    .strictObject({
+      spec: z.string().default("use-lite"),
+      preparation: preparation.default({ unwrapList: true, stripSharedPrefix: true, maxChars: 0, keep: "head" }),
+      threads: z.number().int().min(1).optional(),
+    })
+    .default({ spec: "use-lite", preparation: { unwrapList: true, stripSharedPrefix: true, maxChars: 0, keep: "head" } }),
+  routers: z.array(routerEntry).min(1),
+  evaluation: z
+    .strictObject({
+      lambdas: z.union([z.enum(["exact", "routerbench"]), z.array(z.number().min(0)).min(1)]).default("exact"),
+      aiq: z.enum(["shared-range", "routerbench-code"]).default("shared-range"),
+      bootstrap: z.number().int().min(0).default(1000),
+      logCost: z.boolean().default(true),
+    })
+    .default({ lambdas: "exact", aiq: "shared-range", bootstrap: 1000, logCost: true }),
+  /** Where routers, results.json, report.md and plots go (relative to the working directory). */
+  output: z.string().optional(),
+});
+
+export type ExperimentConfig = z.output<typeof experimentSchema>;
+export type ExperimentInput = z.input<typeof experimentSchema>;
+export type RouterEntry = ExperimentConfig["routers"][number];
+export type SplitConfig = ExperimentConfig["splits"][number];
+
+/** The label of a router entry: its name, or its type. */
+export function routerLabel(r: RouterEntry): string {
+  return r.name ?? r.type;
+}
+
+/** Validate an already-parsed config object; errors name the file, line and field. */
+export function validateExperiment(value: unknown, file = "<config>", doc?: { doc: Document; lines: LineCounter }): ExperimentConfig {
+  const parsed = experimentSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue.path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("") || undefined;
+    throw new InputError(issue.message, { file, row: doc ? lineOf(doc, issue.path) : undefined, field });
+  }
+  const labels = parsed.data.routers.map(routerLabel);
+  const dup = labels.find((l, i) => labels.indexOf(l) !== i);
+  if (dup) {
+    const i = labels.lastIndexOf(dup);
+    throw new InputError(`two routers are labelled "${dup}": give each a distinct name`, { file, row: doc ? lineOf(doc, ["routers", i]) : undefined, field: `routers[${i}].name` });
+  }
+  return parsed.data;
+}
+
+/** 1-based line of the deepest node of `path` that exists in the YAML document. */
+function lineOf({ doc, lines }: { doc: Document; lines: LineCounter }, path: readonly PropertyKey[]): number | undefined {
+  for (let k = path.length; k >= 0; k--) {
+    const node = k === 0 ? doc.contents : doc.getIn(path.slice(0, k) as (string | number)[], true);
+    if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+/** Read a YAML or JSON experiment config (YAML is a superset of JSON; one parser serves both). */
+export async function loadExperiment(file: string): Promise<ExperimentConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new InputError(`cannot read config: ${(err as Error).message}`, { file });
+  }
+  return parseExperiment(text, file);
+}
+
+export function parseExperiment(text: string, file = "<config>"): ExperimentConfig {
+  if (!text.trim()) throw new InputError("the config is empty", { file });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  if (doc.errors.length) {
+    const e = doc.errors[0];
+    const row = e.linePos?.[0]?.line;
+    throw new InputError(`not valid ${extname(file) === ".json" ? "JSON" : "YAML"}: ${e.message.split("\n")[0]}`, { file, row });
+  }
+  return validateExperiment(doc.toJS(), file, { doc, lines });
+}
+
+/** The resolved config as YAML (deterministic key order: the schema's). */
+export function experimentToYaml(cfg: ExperimentConfig): string {
+  return stringify(cfg, { lineWidth: 0 });
+}

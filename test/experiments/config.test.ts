@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import { experimentToYaml, parseExperiment } from "../../src/experiments/config.js";
+
+const minimal = `
+name: demo
+data:
+  table: data/default.arrow
+routers:
+  - type: knn
+    grid:
+      k: [5, 10]
+`;
+
+describe("experiment configs", () => {
+  it("fills every default, so the resolved config alone describes the run", () => {
+    const cfg = parseExperiment(minimal, "demo.yaml");
+    expect(cfg.seed).toBe(0);
+    expect(cfg.splits).toEqual([{ kind: "in-distribution", testFraction: 0.3, validationFraction: 0.1 }]);
+    expect(cfg.embedder.spec).toBe("use-lite");
+    expect(cfg.embedder.preparation).toEqual({ unwrapList: true, stripSharedPrefix: true, maxChars: 0, keep: "head" });
+    expect(cfg.routers[0]).toEqual({ type: "knn", params: {}, grid: { k: [5, 10] } });
+    expect(cfg.evaluation).toEqual({ lambdas: "exact", aiq: "shared-range", bootstrap: 1000, logCost: true });
+  });
+
+  it("round-trips through its saved YAML unchanged", () => {
+    const cfg = parseExperiment(minimal, "demo.yaml");
+    expect(parseExperiment(experimentToYaml(cfg), "resolved.yaml")).toEqual(cfg);
+  });
+
+  it("reads JSON too", () => {
+    const cfg = parseExperiment(JSON.stringify({ name: "j", data: { table: "t.arrow" }, routers: [{ type: "linear" }] }), "x.json");
+    expect(cfg.routers[0].type).toBe("linear");
+  });
+
+  it("names file, line and field of a wrong value", () => {
+    const bad = minimal.replace("k: [5, 10]", "k: []");
+    expect(() => parseExperiment(bad, "demo.yaml")).toThrow(/^demo\.yaml, row 8, field "routers\[0\]\.grid\.k": /);
+  });
+
+  it("rejects unknown keys (a typo must not be silently ignored)", () => {
+    const bad = `${minimal}evaluation:\n  bootsrap: 10\n`;
+    expect(() => parseExperiment(bad, "demo.yaml")).toThrow(/demo\.yaml, row 10, field "evaluation".*bootsrap/);
+  });
+
+  it("rejects a split kind it does not know, and bad fractions", () => {
+    expect(() => parseExperiment(`${minimal}splits:\n  - kind: random\n`, "s.yaml")).toThrow(/s\.yaml, row 10, field "splits\[0\]\.kind"/);
+    expect(() => parseExperiment(`${minimal}splits:\n  - kind: in-distribution\n    testFraction: 1.5\n`, "s.yaml")).toThrow(/field "splits\[0\]\.testFraction"/);
+  });
+
+  it("needs exactly one data source", () => {
+    expect(() => parseExperiment("name: x\ndata: {}\nrouters: [{type: knn}]\n", "d.yaml")).toThrow(/d\.yaml.*field "data": give exactly one of data\.table or data\.import/);
+  });
+
+  it("refuses two routers with one label", () => {
+    const bad = "name: x\ndata: {table: t.arrow}\nrouters:\n  - type: knn\n  - type: knn\n";
+    expect(() => parseExperiment(bad, "d.yaml")).toThrow(/d\.yaml, row 5, field "routers\[1\]\.name": two routers are labelled "knn"/);
+  });
+
+  it("reports malformed YAML and empty files with the file name", () => {
+    expect(() => parseExperiment("name: [unclosed\n", "m.yaml")).toThrow(/^m\.yaml.*not valid YAML/);
+    expect(() => parseExperiment("  \n", "e.yaml")).toThrow(/^e\.yaml: the config is empty/);
+  });
+});
