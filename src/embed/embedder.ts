@@ -41,3 +41,15 @@ export interface EmbeddingMatrix {
   readonly embedderId: string;
   readonly preparation: PreparationOptions;
 }
+
+/** The embeddings of table rows `rows`, in that order (for the train/validation/test parts of a split). */
+export function selectEmbeddingRows(m: EmbeddingMatrix, rows: ArrayLike<number>): EmbeddingMatrix {
+  const d = m.dimension;
+  const data = new Float32Array(rows.length * d);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    if (!(r >= 0 && r < m.rows)) throw new RangeError(`embedding row ${r} out of range 0..${m.rows - 1}`);
+    data.set(m.data.subarray(r * d, r * d + d), i * d);
+  }
+  return { ...m, rows: rows.length, data };
+}

@@ -82,3 +82,14 @@ describe("table helpers", () => {
     expect(datasetOfEval("grade-school-math")).toBe("grade-school-math");
   });
 });
+
+describe("embedding rows", () => {
+  it("selects rows of an embedding matrix in the order given", async () => {
+    const { selectEmbeddingRows, DEFAULT_PREPARATION } = await import("../../src/embed/embedder.js");
+    const m = { rows: 3, dimension: 2, data: Float32Array.from([1, 0, 0, 1, 0.6, 0.8]), embedderId: "t", preparation: DEFAULT_PREPARATION };
+    const s = selectEmbeddingRows(m, [2, 0]);
+    expect(s.rows).toBe(2);
+    expect(Array.from(s.data)).toEqual(Array.from(Float32Array.from([0.6, 0.8, 1, 0])));
+    expect(() => selectEmbeddingRows(m, [3])).toThrow(/out of range/);
+  });
+});
