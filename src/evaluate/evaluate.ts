@@ -1,0 +1,328 @@
+/**
+ * Evaluate routers on one test split: route every prompt, make each router's curve, hull and
+ * metrics, bootstrap intervals, and always the reference rows a reader needs to judge them:
+ * the single models, the Zero router (their hull), the best single model and the Oracle.
+ * Knows routers only through the contract in ../routers/router.ts.
+ */
+import type { OutcomeTable } from "../data/table.js";
+import { completeRows, selectModels, selectRows } from "../data/table.js";
+import type { EmbeddingMatrix } from "../embed/embedder.js";
+import { selectEmbeddingRows } from "../embed/embedder.js";
+import type { PromptBatch, Router } from "../routers/router.js";
+import { InputError } from "../util/errors.js";
+import type { ProgressFn } from "../util/progress.js";
+import { bootstrapAiq, type AiqMode } from "./bootstrap.js";
+import { ROUTERBENCH_LAMBDAS, directCurve, exactCurve, gridCurveWithDecisions, type Curve, type CurveDecisions, type CurvePoint } from "./curve.js";
+import { nonDecreasingHull, type CostQuality } from "./hull.js";
+import { aiq, aiqRouterbenchCode, apgr, costToReach, cpt, maxQuality, qualityAtCost, type SharePoint } from "./metrics.js";
+
+export interface EvalOptions {
+  seed: number;
+  /** Bootstrap resamples; default 1000; 0 = no intervals. */
+  bootstrap?: number;
+  lambdas?: "exact" | "routerbench" | number[];
+  aiq?: AiqMode;
+  /** AIQ range; default: cheapest to dearest single model on the test split. */
+  costRange?: [number, number];
+  onProgress?: ProgressFn;
+}
+
+export interface RouterUnderTest {
+  name: string;
+  router: Router;
+}
+
+export type RowRole = "router" | "zero" | "best-single" | "oracle";
+
+export interface TwoModelMetrics {
+  strong: string;
+  weak: string;
+  apgr: number | null;
+  cpt50: number | null;
+  cpt80: number | null;
+}
+
+export interface RouterResult {
+  name: string;
+  role: RowRole;
+  /** Router type (registry key) for role "router"; the role otherwise. */
+  type: string;
+  pool: string[];
+  /** Every curve point (lambda order for predictive routers, setting order for direct ones). */
+  points: CurvePoint[];
+  /** Direct routers: each point's setting label. */
+  settings: string[] | null;
+  hull: CostQuality[];
+  aiq: number;
+  aiqInterval: [number, number] | null;
+  /** AIQ minus the Zero router's (null on the Zero row itself). */
+  diffToZero: number | null;
+  diffInterval: [number, number] | null;
+  pBeatsZero: number | null;
+  /** True only when the whole interval of the difference is above 0; null without a bootstrap. */
+  beatsZero: boolean | null;
+  maxQuality: number;
+  maxQualityCost: number;
+  /** Hull quality at the best single model's cost (null when the router cannot spend that little). */
+  qualityAtBestSingleCost: number | null;
+  /** Least cost at which the hull reaches the best single model's quality (null when never). */
+  costToMatchBestSingle: number | null;
+  /** RouteLLM's metrics, only for two-model pools. */
+  twoModel: TwoModelMetrics | null;
+}
+
+export interface SingleModelPoint {
+  model: string;
+  cost: number;
+  quality: number;
+}
+
+export interface SplitResult {
+  prompts: number;
+  /** Test rows left out because an outcome was missing. */
+  droppedIncomplete: number;
+  models: string[];
+  singles: SingleModelPoint[];
+  costRange: [number, number];
+  aiqMode: AiqMode;
+  lambdas: "exact" | "routerbench" | number[];
+  bootstrap: { resamples: number; seed: number; level: number } | null;
+  bestSingle: string;
+  /** The user's routers first (input order), then Zero, best single model, Oracle. */
+  rows: RouterResult[];
+}
+
+/** Per-prompt decision vector as a one-point curve (best single model, Oracle). */
+function fixedCurve(scores: Float64Array, costs: Float64Array, m: number, choice: (i: number) => number): Curve {
+  const n = scores.length / m;
+  const chosen = new Int32Array(n);
+  const c = new Float64Array(n);
+  const s = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const j = choice(i);
+    chosen[i] = j;
+    c[i] = costs[i * m + j];
+    s[i] = scores[i * m + j];
+  }
+  return directCurve([{ costs: c, scores: s, chosen }]);
+}
+
+/** Share of calls to pool model `strong` at each curve point. */
+function strongShares(d: CurveDecisions, strong: number): number[] {
+  let count = 0;
+  for (let i = 0; i < d.n; i++) if (d.baseModel[i] === strong) count++;
+  const out = [count / d.n];
+  let p = 0;
+  for (let k = 0; k < d.stepEnd.length; k++) {
+    for (const end = d.stepEnd[k]; p < end; p++) {
+      if (d.fromModel[p] === strong) count--;
+      if (d.toModel[p] === strong) count++;
+    }
+    out.push(count / d.n);
+  }
+  return out;
+}
+
+interface Routed {
+  name: string;
+  role: RowRole;
+  type: string;
+  pool: string[];
+  curve: Curve;
+  settings: string[] | null;
+  /** Pool-order realised outcomes, for the two-model metrics. */
+  poolScores: Float64Array | null;
+}
+
+async function routeOne(rt: RouterUnderTest, table: OutcomeTable, embeddings: EmbeddingMatrix | null, lambdas: EvalOptions["lambdas"]): Promise<Routed> {
+  const { router, name } = rt;
+  const pool = router.pool.slice();
+  for (const model of pool) {
+    if (!table.models.includes(model)) {
+      throw new InputError(`router "${name}" routes to model "${model}", which the test data lacks (it has: ${table.models.join(", ")})`);
+    }
+  }
+  if (router.needsEmbeddings && !embeddings) throw new InputError(`router "${name}" needs prompt embeddings, but none were given for the test split`);
+  const sub = selectModels(table, pool);
+  const m = pool.length;
+  const n = table.ids.length;
+  const batch: PromptBatch = {
+    ids: table.ids,
+    texts: table.texts,
+    embeddings: router.needsEmbeddings ? embeddings : null,
+    ...(router.needsOutcomes ? { outcomes: { scores: sub.scores, costs: sub.costs } } : {}),
+  };
+  if (router.kind === "predictive") {
+    const q = await router.predictQuality(batch);
+    if (q.length !== n * m) throw new Error(`router "${name}" predicted ${q.length} qualities for ${n} prompts x ${m} models`);
+    const curve =
+      lambdas === undefined || lambdas === "exact"
+        ? exactCurve(q, router.expectedCosts, sub.scores, sub.costs, m)
+        : gridCurveWithDecisions(q, router.expectedCosts, sub.scores, sub.costs, m, lambdas === "routerbench" ? ROUTERBENCH_LAMBDAS : lambdas);
+    return { name, role: "router", type: router.type, pool, curve, settings: null, poolScores: sub.scores };
+  }
+  const settings = await router.realise(batch);
+  for (const s of settings) {
+    if (s.costs.length !== n || s.scores.length !== n || s.chosen.length !== n) throw new Error(`router "${name}" setting "${s.setting}" does not cover the ${n} test prompts`);
+  }
+  return { name, role: "router", type: router.type, pool, curve: directCurve(settings), settings: settings.map((s) => s.setting), poolScores: sub.scores };
+}
+
+function twoModelMetrics(r: Routed): TwoModelMetrics | null {
+  if (r.pool.length !== 2 || !r.poolScores) return null;
+  const n = r.curve.decisions.n;
+  const mean = [0, 0];
+  for (let i = 0; i < n; i++) for (let j = 0; j < 2; j++) mean[j] += r.poolScores[i * 2 + j] / n;
+  const strong = mean[1] > mean[0] ? 1 : 0;
+  const weak = 1 - strong;
+  const shares = strongShares(r.curve.decisions, strong);
+  const pts: SharePoint[] = r.curve.points.map((p, k) => ({ share: shares[k], quality: p.quality }));
+  return {
+    strong: r.pool[strong],
+    weak: r.pool[weak],
+    apgr: apgr(pts, mean[weak], mean[strong]),
+    cpt50: cpt(pts, mean[weak], mean[strong], 0.5),
+    cpt80: cpt(pts, mean[weak], mean[strong], 0.8),
+  };
+}
+
+export async function evaluateSplit(test: { table: OutcomeTable; embeddings: EmbeddingMatrix | null }, routers: RouterUnderTest[], opts: EvalOptions): Promise<SplitResult> {
+  const names = new Set<string>();
+  for (const r of routers) {
+    if (names.has(r.name)) throw new InputError(`two routers are named "${r.name}"; names must be unique`);
+    names.add(r.name);
+  }
+  for (const reserved of ["Zero router", "Oracle"]) if (names.has(reserved)) throw new InputError(`"${reserved}" is a reference row; rename the router`);
+  const rows = completeRows(test.table);
+  if (rows.length === 0) throw new InputError("the test split has no prompt with every model's score and cost");
+  const full = rows.length === test.table.ids.length;
+  const table = full ? test.table : selectRows(test.table, rows);
+  if (test.embeddings && test.embeddings.rows !== test.table.ids.length) {
+    throw new InputError(`the test embeddings have ${test.embeddings.rows} rows for ${test.table.ids.length} prompts`);
+  }
+  const embeddings = test.embeddings && !full ? selectEmbeddingRows(test.embeddings, rows) : test.embeddings;
+  const n = table.ids.length;
+  const m = table.models.length;
+  const resamples = opts.bootstrap ?? 1000;
+  const progressTotal = routers.length + resamples;
+  const progress = opts.onProgress;
+
+  const routed: Routed[] = [];
+  for (const [k, r] of routers.entries()) {
+    routed.push(await routeOne(r, table, embeddings, opts.lambdas));
+    progress?.(k + 1, progressTotal, `routed ${r.name}`);
+  }
+
+  const singles: SingleModelPoint[] = table.models.map((model, j) => {
+    let c = 0;
+    let q = 0;
+    for (let i = 0; i < n; i++) {
+      c += table.costs[i * m + j];
+      q += table.scores[i * m + j];
+    }
+    return { model, cost: c / n, quality: q / n };
+  });
+  let best = 0;
+  for (let j = 1; j < m; j++) {
+    if (singles[j].quality > singles[best].quality || (singles[j].quality === singles[best].quality && singles[j].cost < singles[best].cost)) best = j;
+  }
+  const bestSingle = singles[best];
+  const costRange: [number, number] = opts.costRange ?? [Math.min(...singles.map((s) => s.cost)), Math.max(...singles.map((s) => s.cost))];
+  const mode: AiqMode = opts.aiq ?? "shared-range";
+  if (mode === "shared-range" && !(costRange[1] > costRange[0])) {
+    throw new InputError(`AIQ needs a cost range of positive width, got [${costRange[0]}, ${costRange[1]}] (all single models cost the same on the test split; pass an explicit cost range)`);
+  }
+
+  const bestCurve = fixedCurve(table.scores, table.costs, m, () => best);
+  // Oracle: best realised score, cheapest realised cost on ties (so all-zero rows go to the cheapest model), then lower index.
+  const oracleCurve = fixedCurve(table.scores, table.costs, m, (i) => {
+    let o = 0;
+    for (let j = 1; j < m; j++) {
+      const s = table.scores[i * m + j];
+      const so = table.scores[i * m + o];
+      if (s > so || (s === so && table.costs[i * m + j] < table.costs[i * m + o])) o = j;
+    }
+    return o;
+  });
+  const references: Routed[] = [
+    { name: `Best single (${bestSingle.model})`, role: "best-single", type: "best-single", pool: [bestSingle.model], curve: bestCurve, settings: null, poolScores: null },
+    { name: "Oracle", role: "oracle", type: "oracle", pool: table.models.slice(), curve: oracleCurve, settings: null, poolScores: null },
+  ];
+  const all = [...routed, ...references];
+  const hulls = all.map((r) => nonDecreasingHull(r.curve.points));
+  const zeroHull = nonDecreasingHull(singles);
+  // Parity mode: the reference divides by the largest cost any compared hull reaches.
+  const parityMax = opts.costRange?.[1] ?? Math.max(...[...hulls, zeroHull].map((h) => h[h.length - 1].cost));
+  const aiqOf = (h: CostQuality[]) => (mode === "routerbench-code" ? aiqRouterbenchCode(h, parityMax) : aiq(h, costRange[0], costRange[1]));
+  const zeroAiq = aiqOf(zeroHull);
+
+  const boot =
+    resamples > 0
+      ? bootstrapAiq(
+          { curves: all.map((r) => r.curve.decisions), singleScores: table.scores, singleCosts: table.costs, nModels: m, aiqMode: mode, ...(opts.costRange ? { costRange: opts.costRange } : {}) },
+          { seed: opts.seed, resamples, onProgress: progress ? (done) => progress(routers.length + done, progressTotal, "bootstrap") : undefined },
+        )
+      : null;
+
+  const metricsOf = (hull: CostQuality[]) => {
+    const mq = maxQuality(hull);
+    return {
+      maxQuality: mq.quality,
+      maxQualityCost: mq.cost,
+      qualityAtBestSingleCost: qualityAtCost(hull, bestSingle.cost),
+      costToMatchBestSingle: costToReach(hull, bestSingle.quality),
+    };
+  };
+  const out: RouterResult[] = all.map((r, k) => {
+    const value = aiqOf(hulls[k]);
+    const b = boot?.routers[k];
+    return {
+      name: r.name,
+      role: r.role,
+      type: r.type,
+      pool: r.pool,
+      points: r.curve.points,
+      settings: r.settings,
+      hull: hulls[k],
+      aiq: value,
+      aiqInterval: b ? b.aiq : null,
+      diffToZero: value - zeroAiq,
+      diffInterval: b ? b.diffToZero : null,
+      pBeatsZero: b ? b.pBeatsZero : null,
+      beatsZero: b ? b.diffToZero[0] > 0 : null,
+      ...metricsOf(hulls[k]),
+      twoModel: r.role === "router" ? twoModelMetrics(r) : null,
+    };
+  });
+  const zeroRow: RouterResult = {
+    name: "Zero router",
+    role: "zero",
+    type: "zero",
+    pool: table.models.slice(),
+    points: singles.map((s) => ({ lambda: NaN, cost: s.cost, quality: s.quality })),
+    settings: singles.map((s) => s.model),
+    hull: zeroHull,
+    aiq: zeroAiq,
+    aiqInterval: boot ? boot.zero.aiq : null,
+    diffToZero: null,
+    diffInterval: null,
+    pBeatsZero: null,
+    beatsZero: null,
+    ...metricsOf(zeroHull),
+    twoModel: null,
+  };
+  // Order: user's routers, Zero, best single, Oracle.
+  const ordered = [...out.slice(0, routed.length), zeroRow, ...out.slice(routed.length)];
+  return {
+    prompts: n,
+    droppedIncomplete: test.table.ids.length - n,
+    models: table.models.slice(),
+    singles,
+    costRange: mode === "routerbench-code" ? [0, parityMax] : costRange,
+    aiqMode: mode,
+    lambdas: opts.lambdas ?? "exact",
+    bootstrap: boot ? { resamples: boot.resamples, seed: opts.seed, level: boot.level } : null,
+    bestSingle: bestSingle.model,
+    rows: ordered,
+  };
+}
