@@ -16,6 +16,12 @@ import type { ProgressFn } from "../util/progress.js";
 
 export type AiqMode = "shared-range" | "routerbench-code";
 
+/**
+ * AIQ differences within this are ties: the same hull summed along different paths (a router
+ * whose curve is the single models' points vs the Zero router) differs by float rounding only.
+ */
+export const AIQ_TIE_TOLERANCE = 1e-12;
+
 export interface BootstrapInput {
   /** Each router's curve on the full test split (all with the same n prompts). */
   readonly curves: readonly CurveDecisions[];
@@ -42,7 +48,7 @@ export interface BootstrapOptions {
 export interface RouterInterval {
   aiq: [number, number];
   diffToZero: [number, number];
-  /** Share of resamples in which the router's AIQ exceeds the Zero router's. */
+  /** Share of resamples in which the router's AIQ exceeds the Zero router's (by more than AIQ_TIE_TOLERANCE). */
   pBeatsZero: number;
 }
 
@@ -156,7 +162,7 @@ export function bootstrapAiq(input: BootstrapInput, opts: BootstrapOptions): Boo
     level,
     routers: draws.map((d) => {
       const diff = d.map((v, b) => v - zeroDraws[b]);
-      return { aiq: interval(d, level), diffToZero: interval(diff, level), pBeatsZero: diff.filter((x) => x > 0).length / B };
+      return { aiq: interval(d, level), diffToZero: interval(diff, level), pBeatsZero: diff.filter((x) => x > AIQ_TIE_TOLERANCE).length / B };
     }),
     zero: { aiq: interval(zeroDraws, level) },
   };

@@ -11,7 +11,7 @@ import { selectEmbeddingRows } from "../embed/embedder.js";
 import type { PromptBatch, Router } from "../routers/router.js";
 import { InputError } from "../util/errors.js";
 import type { ProgressFn } from "../util/progress.js";
-import { bootstrapAiq, type AiqMode } from "./bootstrap.js";
+import { AIQ_TIE_TOLERANCE, bootstrapAiq, type AiqMode } from "./bootstrap.js";
 import { ROUTERBENCH_LAMBDAS, directCurve, exactCurve, gridCurveWithDecisions, type Curve, type CurveDecisions, type CurvePoint } from "./curve.js";
 import { nonDecreasingHull, type CostQuality } from "./hull.js";
 import { aiq, aiqRouterbenchCode, apgr, costToReach, cpt, maxQuality, qualityAtCost, type SharePoint } from "./metrics.js";
@@ -289,7 +289,7 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
       diffToZero: value - zeroAiq,
       diffInterval: b ? b.diffToZero : null,
       pBeatsZero: b ? b.pBeatsZero : null,
-      beatsZero: b ? b.diffToZero[0] > 0 : null,
+      beatsZero: b ? b.diffToZero[0] > AIQ_TIE_TOLERANCE : null,
       ...metricsOf(hulls[k]),
       twoModel: r.role === "router" ? twoModelMetrics(r) : null,
     };
