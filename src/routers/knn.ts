@@ -1,0 +1,217 @@
+/**
+ * KNN router: q_m(x) = mean score of model m over the k training prompts nearest to x by cosine
+ * similarity (optionally weighted by 1 / cosine distance). Embeddings are L2-normalised, so the
+ * similarities are dot products: brute force as blocked matrix products. Two engines compute
+ * them: TensorFlow.js (matMul against the pre-transposed training matrix + topk; the default,
+ * being several times faster on the wasm backend, see BENCHMARKS.md) and plain typed-array
+ * loops (engine=js; no TF needed).
+ */
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { InputError } from "../util/errors.js";
+import { readFloat32, readJson, writeFloats } from "./binary.js";
+import { checkKnownParams, expectedCostsOf, poolScores, positiveInt, requireEmbeddings } from "./common.js";
+import type { RouterFactory } from "./registry.js";
+import type { FitReport, PredictiveRouter, PromptBatch, Router, RouterManifest, TrainingSet } from "./router.js";
+import { getTf } from "./tf-backend.js";
+import type * as tfTypes from "@tensorflow/tfjs";
+
+type Weighting = "uniform" | "distance";
+type Engine = "tf" | "js";
+const KNOWN = ["k", "weighting", "engine"];
+/** Queries per matrix product: 512 x 30,000 similarities = 61 MB, a fair memory/speed trade. */
+const BLOCK = 512;
+
+export interface KnnIndex {
+  readonly rows: number;
+  readonly dimension: number;
+  /** rows x dimension, L2-normalised. */
+  readonly embeddings: Float32Array;
+  /** rows x pool, NaN where missing. */
+  readonly scores: Float32Array;
+}
+
+export class KnnRouter implements PredictiveRouter {
+  readonly type = "knn";
+  readonly kind = "predictive" as const;
+  readonly needsEmbeddings = true;
+  readonly needsOutcomes = false;
+  readonly params: Record<string, unknown>;
+  readonly k: number;
+  readonly weighting: Weighting;
+  readonly engine: Engine;
+  expectedCosts: Float64Array;
+  index: KnnIndex | null = null;
+  private transposed: tfTypes.Tensor2D | null = null;
+
+  constructor(
+    readonly pool: readonly string[],
+    params: Record<string, unknown>,
+  ) {
+    checkKnownParams("knn", params, KNOWN);
+    this.k = positiveInt(params, "k", 10);
+    const w = params.weighting ?? "uniform";
+    if (w !== "uniform" && w !== "distance") throw new InputError(`knn weighting must be uniform or distance, got ${JSON.stringify(w)}`, { field: "weighting" });
+    const e = params.engine ?? "tf";
+    if (e !== "tf" && e !== "js") throw new InputError(`knn engine must be tf or js, got ${JSON.stringify(e)}`, { field: "engine" });
+    this.weighting = w;
+    this.engine = e;
+    this.params = { k: this.k, weighting: w, engine: e };
+    this.expectedCosts = new Float64Array(pool.length);
+  }
+
+  async fit(train: TrainingSet): Promise<FitReport> {
+    const start = performance.now();
+    const n = train.table.ids.length;
+    const e = requireEmbeddings(train, "knn", n);
+    if (n === 0) throw new InputError("knn: no training rows");
+    this.expectedCosts = expectedCostsOf(train.table, this.pool);
+    this.setIndex({ rows: n, dimension: e.dimension, embeddings: Float32Array.from(e.data), scores: Float32Array.from(poolScores(train.table, this.pool)) });
+    return { chosen: { ...this.params }, validation: {}, seconds: (performance.now() - start) / 1000 };
+  }
+
+  setIndex(index: KnnIndex): void {
+    this.index = index;
+    this.transposed?.dispose();
+    this.transposed = null;
+  }
+
+  async predictQuality(batch: PromptBatch): Promise<Float64Array> {
+    const index = this.index;
+    if (!index) throw new Error("knn: predictQuality before fit");
+    const q = requireEmbeddings(batch, "knn", batch.ids.length);
+    if (q.dimension !== index.dimension) {
+      throw new InputError(`knn: prompts are embedded in ${q.dimension} dimensions, the router was trained on ${index.dimension}`);
+    }
+    const k = Math.min(this.k, index.rows);
+    const { sims, neighbours } = this.engine === "tf" ? await this.neighboursTf(q.data, q.rows, k) : neighboursJs(index, q.data, q.rows, k);
+    return this.average(sims, neighbours, q.rows, k);
+  }
+
+  private async neighboursTf(queries: Float32Array, nq: number, k: number): Promise<{ sims: Float32Array; neighbours: Int32Array }> {
+    const { tf } = await getTf();
+    const index = this.index!;
+    // Pre-transposed once: matMul with transposeB was 6x slower on the wasm backend.
+    this.transposed ??= tf.tidy(() => tf.tensor2d(index.embeddings, [index.rows, index.dimension]).transpose<tfTypes.Tensor2D>());
+    const sims = new Float32Array(nq * k);
+    const neighbours = new Int32Array(nq * k);
+    const d = index.dimension;
+    for (let start = 0; start < nq; start += BLOCK) {
+      const end = Math.min(nq, start + BLOCK);
+      const { values, indices } = tf.tidy(() => {
+        const qb = tf.tensor2d(queries.subarray(start * d, end * d), [end - start, d]);
+        const top = tf.topk(tf.matMul(qb, this.transposed!), k, true);
+        return { values: top.values, indices: top.indices };
+      });
+      sims.set(await values.data<"float32">(), start * k);
+      neighbours.set(await indices.data<"int32">(), start * k);
+      tf.dispose([values, indices]);
+    }
+    return { sims, neighbours };
+  }
+
+  private average(sims: Float32Array, neighbours: Int32Array, nq: number, k: number): Float64Array {
+    const index = this.index!;
+    const m = this.pool.length;
+    const out = new Float64Array(nq * m);
+    const sum = new Float64Array(m);
+    const wsum = new Float64Array(m);
+    for (let i = 0; i < nq; i++) {
+      sum.fill(0);
+      wsum.fill(0);
+      for (let r = 0; r < k; r++) {
+        const j = neighbours[i * k + r];
+        // 1 / cosine distance; the floor keeps an exact duplicate from taking all the weight as Infinity.
+        const w = this.weighting === "distance" ? 1 / Math.max(1 - sims[i * k + r], 1e-6) : 1;
+        for (let c = 0; c < m; c++) {
+          const s = index.scores[j * m + c];
+          if (Number.isNaN(s)) continue;
+          sum[c] += w * s;
+          wsum[c] += w;
+        }
+      }
+      for (let c = 0; c < m; c++) out[i * m + c] = wsum[c] > 0 ? sum[c] / wsum[c] : NaN;
+    }
+    return out;
+  }
+
+  dispose(): void {
+    this.transposed?.dispose();
+    this.transposed = null;
+  }
+}
+
+/** Plain-loop engine: per block of queries, all similarities, then a partial top-k per query. */
+export function neighboursJs(index: KnnIndex, queries: Float32Array, nq: number, k: number): { sims: Float32Array; neighbours: Int32Array } {
+  const { rows, dimension: d, embeddings: x } = index;
+  const sims = new Float32Array(nq * k);
+  const neighbours = new Int32Array(nq * k);
+  const B = 8; // queries per pass over the training rows: reuses each loaded row 8 times
+  const acc = new Float64Array(B);
+  const topV = new Float64Array(k);
+  const topI = new Int32Array(k);
+  const block = new Float32Array(B * rows);
+  for (let start = 0; start < nq; start += B) {
+    const nb = Math.min(B, nq - start);
+    for (let j = 0; j < rows; j++) {
+      acc.fill(0);
+      const xo = j * d;
+      for (let b = 0; b < nb; b++) {
+        const qo = (start + b) * d;
+        let s = 0;
+        for (let t = 0; t < d; t++) s += queries[qo + t] * x[xo + t];
+        acc[b] = s;
+      }
+      for (let b = 0; b < nb; b++) block[b * rows + j] = acc[b];
+    }
+    for (let b = 0; b < nb; b++) {
+      // Sorted insertion into a k-slot list: k is small (<= ~50), so this beats a heap.
+      let filled = 0;
+      const base = b * rows;
+      for (let j = 0; j < rows; j++) {
+        const v = block[base + j];
+        if (filled === k && v <= topV[k - 1]) continue;
+        let p = filled < k ? filled++ : k - 1;
+        while (p > 0 && topV[p - 1] < v) {
+          topV[p] = topV[p - 1];
+          topI[p] = topI[p - 1];
+          p--;
+        }
+        topV[p] = v;
+        topI[p] = j;
+      }
+      const o = (start + b) * k;
+      for (let r = 0; r < k; r++) {
+        sims[o + r] = topV[r];
+        neighbours[o + r] = topI[r];
+      }
+    }
+  }
+  return { sims, neighbours };
+}
+
+export const knnFactory: RouterFactory = {
+  type: "knn",
+  kind: "predictive",
+  describe: "cosine k-nearest neighbours: q_m = mean neighbour score (k, weighting=uniform|distance, engine=tf|js)",
+  defaultGrid: { k: [5, 10, 40] },
+  create: (pool, params) => new KnnRouter(pool, params),
+  async save(router: Router, dir: string): Promise<string[]> {
+    const r = router as KnnRouter;
+    if (!r.index) throw new Error("knn: save before fit");
+    await writeFile(join(dir, "knn.json"), JSON.stringify({ rows: r.index.rows, dimension: r.index.dimension }));
+    return ["knn.json", await writeFloats(dir, "embeddings.f32", r.index.embeddings), await writeFloats(dir, "scores.f32", r.index.scores)];
+  },
+  async load(dir: string, manifest: RouterManifest): Promise<Router> {
+    const r = new KnnRouter(manifest.pool.map((p) => p.model), manifest.params);
+    r.expectedCosts = Float64Array.from(manifest.pool, (p) => p.expectedCost);
+    const shape = await readJson<{ rows: number; dimension: number }>(dir, "knn.json");
+    r.setIndex({
+      rows: shape.rows,
+      dimension: shape.dimension,
+      embeddings: await readFloat32(dir, "embeddings.f32", shape.rows * shape.dimension),
+      scores: await readFloat32(dir, "scores.f32", shape.rows * r.pool.length),
+    });
+    return r;
+  },
+};

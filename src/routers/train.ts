@@ -1,0 +1,112 @@
+/**
+ * Fitting a router from a spec, with hyperparameters chosen on the validation split only: this
+ * function is never given test rows, so it cannot look at them.
+ *
+ * The figure that chooses is the validation MSE of predicted against realised scores (missing
+ * scores skipped): a proper scoring rule for q_m(x), the one thing the routing rule consumes, and
+ * it is the same for every predictive router. Lower wins; ties go to the earlier grid point.
+ * The report also gives, per candidate, that MSE, and for the chosen router the validation
+ * mean score and cost when routing at lambda = Infinity (each prompt to its best predicted model).
+ */
+import { InputError } from "../util/errors.js";
+import { noProgress, type ProgressFn } from "../util/progress.js";
+import { batchOfTable, maskedMse, poolScores } from "./common.js";
+import { getRouterFactory, parseRouterSpec } from "./registry.js";
+import type { FitReport, Router, TrainingSet } from "./router.js";
+import { routePrompts } from "./routing.js";
+
+export interface TrainOptions {
+  spec: string;
+  seed: number;
+  onProgress?: ProgressFn;
+}
+
+export interface TrainedRouter {
+  router: Router;
+  report: FitReport;
+}
+
+/** Every combination of the grid's values, in spec order (the first key varies slowest). */
+export function gridPoints(grid: Record<string, unknown[]>): Record<string, unknown>[] {
+  let points: Record<string, unknown>[] = [{}];
+  for (const [key, values] of Object.entries(grid)) points = points.flatMap((p) => values.map((v) => ({ ...p, [key]: v })));
+  return points;
+}
+
+function label(point: Record<string, unknown>): string {
+  return Object.entries(point)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(",");
+}
+
+/** Validation figures of a fitted predictive router; {} for direct routers (nothing to predict). */
+export async function validationFigures(router: Router, validation: TrainingSet): Promise<Record<string, number>> {
+  if (router.kind !== "predictive" || validation.table.ids.length === 0) return {};
+  const batch = batchOfTable(validation.table, router.needsEmbeddings ? validation.embeddings : null, router.pool, router.needsOutcomes);
+  const { chosen, quality } = await routePrompts(router, batch, Infinity);
+  const actual = poolScores(validation.table, router.pool);
+  const cols = router.pool.map((p) => validation.table.models.indexOf(p));
+  const m0 = validation.table.models.length;
+  let score = 0;
+  let cost = 0;
+  for (let i = 0; i < chosen.length; i++) {
+    score += validation.table.scores[i * m0 + cols[chosen[i]]];
+    cost += validation.table.costs[i * m0 + cols[chosen[i]]];
+  }
+  return { mse: maskedMse(quality, actual), scoreAtMaxLambda: score / chosen.length, costAtMaxLambda: cost / chosen.length };
+}
+
+function dispose(r: Router): void {
+  (r as { dispose?: () => void }).dispose?.();
+}
+
+export async function trainRouter(train: TrainingSet, validation: TrainingSet | null, opts: TrainOptions): Promise<TrainedRouter> {
+  const start = performance.now();
+  const spec = parseRouterSpec(opts.spec);
+  const factory = getRouterFactory(spec.type);
+  const params: Record<string, unknown> = { ...spec.params };
+  if (factory.seeded && params.seed === undefined) params.seed = opts.seed;
+  const hasValidation = validation !== null && validation.table.ids.length > 0;
+  if (!hasValidation && Object.keys(spec.grid).length > 0) {
+    throw new InputError(`router spec "${opts.spec}" gives a grid, which is searched on validation rows, and there are none`);
+  }
+  // The type's default grid applies only to parameters the spec leaves open, and only with validation rows.
+  const grid: Record<string, unknown[]> = {};
+  if (hasValidation) for (const [k, v] of Object.entries(factory.defaultGrid ?? {})) if (!(k in params)) grid[k] = v;
+  Object.assign(grid, spec.grid);
+  const points = gridPoints(grid);
+  const progress = opts.onProgress ?? noProgress;
+  const pool = train.table.models.slice();
+
+  let best: { router: Router; figures: Record<string, number>; fit: FitReport; point: Record<string, unknown> } | null = null;
+  const perCandidate: Record<string, number> = {};
+  for (const [c, point] of points.entries()) {
+    const router = factory.create(pool, { ...params, ...point });
+    const tag = points.length > 1 ? `${c + 1}/${points.length} ${label(point)}` : "";
+    if ("onProgress" in router) {
+      (router as { onProgress?: ProgressFn }).onProgress = (done, total, l) => progress(done, total, [tag, l].filter(Boolean).join(": "));
+    }
+    const fit = await router.fit(train, hasValidation ? validation! : undefined);
+    const figures = hasValidation ? await validationFigures(router, validation!) : {};
+    if (points.length > 1) {
+      if (figures.mse === undefined) throw new InputError(`router ${spec.type} has no validation figure to choose its grid by`);
+      perCandidate[`mse[${label(point)}]`] = figures.mse;
+    }
+    progress(c + 1, points.length, tag || spec.type);
+    if (!best || (figures.mse ?? Infinity) < (best.figures.mse ?? Infinity)) {
+      if (best) dispose(best.router);
+      best = { router, figures, fit, point };
+    } else {
+      dispose(router);
+    }
+  }
+  const chosen = best!;
+  return {
+    router: chosen.router,
+    report: {
+      chosen: { ...chosen.router.params },
+      validation: { ...chosen.fit.validation, ...chosen.figures, ...perCandidate },
+      seconds: (performance.now() - start) / 1000,
+    },
+  };
+}
