@@ -1,0 +1,50 @@
+import type { Command } from "commander";
+import { readOutcomeTable } from "../data/arrow-io.js";
+import { tableInfo } from "../data/info.js";
+import { formatTable, printJson } from "./output.js";
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const fixed = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
+
+export function register(program: Command): void {
+  program
+    .command("info")
+    .description(
+      "Summarise an outcome table: prompts, datasets and evals, and per model the mean score, mean cost per query (US$) " +
+        "and the share of prompts where it is the Oracle's choice (best score, cheapest on ties).",
+    )
+    .argument("<dataset.arrow>", "an outcome table written by `routekit import` or `routekit synth`")
+    .option("--json", "print the figures as JSON: { prompts, datasets, models: [{ name, meanScore, meanCost, oracleShare, missing }], ... }")
+    .action(async (file: string, opts: { json?: boolean }) => {
+      const t = await readOutcomeTable(file);
+      const info = tableInfo(t);
+      if (opts.json) {
+        printJson({
+          file,
+          prompts: info.prompts,
+          datasets: info.datasets,
+          models: info.models.map(({ model, ...rest }) => ({ name: model, ...rest })),
+          noModelCorrectShare: info.noModelCorrectShare,
+        });
+        return;
+      }
+      const out: string[] = [];
+      out.push(`${file}: ${info.prompts} prompts x ${info.models.length} models`, "");
+      out.push(
+        formatTable(
+          ["dataset", "prompts", "evals"],
+          info.datasets.map((d) => [d.name, d.prompts, d.evals.length === 1 && d.evals[0] === d.name ? "-" : `${d.evals.length}: ${d.evals.slice(0, 4).join(", ")}${d.evals.length > 4 ? ", ..." : ""}`]),
+        ),
+        "",
+      );
+      out.push(
+        formatTable(
+          ["model", "mean score", "mean $/query", "oracle share", "missing"],
+          info.models.map((m) => [m.model, fixed(m.meanScore, 4), Number.isFinite(m.meanCost) ? m.meanCost.toExponential(3) : "n/a", pct(m.oracleShare), m.missing]),
+        ),
+        "",
+        `no model correct: ${pct(info.noModelCorrectShare)}`,
+      );
+      process.stdout.write(`${out.join("\n")}\n`);
+    });
+}
