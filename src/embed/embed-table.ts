@@ -1,0 +1,132 @@
+/**
+ * Embed a table's prompts (or new prompts at route time) through the cache: prepare, hash,
+ * serve what the cache holds, compute the rest in shards that are saved as they finish.
+ * The embedder is only loaded when something is missing, so a cached rerun costs file reads.
+ */
+import type { Embedder, EmbeddingMatrix, PreparationOptions } from "./embedder.js";
+import type { OutcomeTable } from "../data/table.js";
+import type { ProgressFn } from "../util/progress.js";
+import { EmbeddingCache, textHash } from "./cache.js";
+import { DEFAULT_EMBEDDER_SPEC, createEmbedder, embedderIdOf } from "./registry.js";
+import { type PrefixMap, learnSharedPrefixes, normalizePreparation, prepareTexts } from "./prepare.js";
+import { defaultCacheDir } from "./paths.js";
+
+export interface EmbedTableOptions {
+  /** Embedder spec (default `use-lite`); ignored when `embedder` is given. */
+  spec?: string;
+  /** A ready embedder (the caller keeps ownership and closes it). */
+  embedder?: Embedder;
+  preparation?: PreparationOptions;
+  /**
+   * Shared prefixes learned at training time (see learnSharedPrefixes). Given: exactly these
+   * are stripped. Absent: they are learned from the texts and evals being embedded.
+   */
+  prefixes?: PrefixMap;
+  /** Cache directory (default defaultCacheDir()); `false` disables the cache. */
+  cacheDir?: string | false;
+  modelDir?: string;
+  threads?: number;
+  onProgress?: ProgressFn;
+  /** Texts per cache shard (default 256; $ROUTEKIT_EMBED_SHARD_SIZE): the most an interrupt can lose. */
+  shardSize?: number;
+}
+
+export interface EmbedStats {
+  texts: number;
+  cacheHits: number;
+  computed: number;
+  seconds: number;
+}
+
+export interface EmbedResult {
+  matrix: EmbeddingMatrix;
+  stats: EmbedStats;
+  /** The prefixes that were stripped, by eval: store them with a router to strip alike at route time. */
+  prefixes: PrefixMap;
+}
+
+function shardSizeOf(opts: EmbedTableOptions): number {
+  const n = opts.shardSize ?? Number(process.env.ROUTEKIT_EMBED_SHARD_SIZE || 256);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`shard size must be a positive integer, got ${n}`);
+  return n;
+}
+
+export async function embedTexts(texts: readonly string[], evals: readonly string[] | null, opts: EmbedTableOptions = {}): Promise<EmbedResult> {
+  const t0 = performance.now();
+  const prep = normalizePreparation(opts.preparation);
+  const prefixes = opts.prefixes ?? (prep.stripSharedPrefix && evals ? learnSharedPrefixes(texts, evals, prep) : {});
+  const prepared = prepareTexts(texts, evals, prep, prefixes);
+  const spec = opts.spec ?? DEFAULT_EMBEDDER_SPEC;
+  const embedderId = opts.embedder?.id ?? (await embedderIdOf(spec));
+  const n = prepared.length;
+  const hashes = prepared.map(textHash);
+  const progress = opts.onProgress ?? (() => {});
+
+  const cache = opts.cacheDir === false ? null : await EmbeddingCache.open(opts.cacheDir ?? defaultCacheDir(), embedderId, prep, opts.embedder?.dimension);
+  // Unique missing texts, in first-seen order.
+  const missing: string[] = [];
+  const missingText = new Map<string, string>();
+  for (let i = 0; i < n; i++) {
+    const h = hashes[i];
+    if (cache?.has(h) || missingText.has(h)) continue;
+    missingText.set(h, prepared[i]);
+    missing.push(h);
+  }
+  let hits = 0;
+  for (const h of hashes) if (cache?.has(h)) hits++;
+  progress(hits, n, "cached");
+
+  const computed = new Map<string, { vectors: Float32Array; row: number }>();
+  let dim = cache?.dimension || opts.embedder?.dimension || 0;
+  if (missing.length) {
+    const embedder = opts.embedder ?? (await createEmbedder(spec, { modelDir: opts.modelDir, threads: opts.threads }));
+    try {
+      dim = embedder.dimension;
+      const size = shardSizeOf(opts);
+      // Rows still to fill per hash, to report progress in rows (duplicates count once each).
+      const rowsOf = new Map<string, number>();
+      for (const h of hashes) if (missingText.has(h)) rowsOf.set(h, (rowsOf.get(h) ?? 0) + 1);
+      let done = hits;
+      for (let s = 0; s < missing.length; s += size) {
+        const chunk = missing.slice(s, s + size);
+        const before = done;
+        const vectors = await embedder.embed(
+          chunk.map((h) => missingText.get(h)!),
+          (k, total) => progress(before + Math.round((k / total) * chunk.reduce((a, h) => a + rowsOf.get(h)!, 0)), n),
+        );
+        if (vectors.length !== chunk.length * dim) throw new Error(`embedder ${embedder.id} returned ${vectors.length} floats for ${chunk.length} x ${dim}`);
+        if (cache) await cache.append(chunk, vectors, dim);
+        chunk.forEach((h, row) => computed.set(h, { vectors, row }));
+        for (const h of chunk) done += rowsOf.get(h)!;
+        progress(done, n);
+      }
+    } finally {
+      if (!opts.embedder) await embedder.close();
+    }
+  }
+  if (!dim) {
+    // Nothing to embed and nothing cached (no texts): the dimension still has to be known.
+    const e = opts.embedder ?? (await createEmbedder(spec, { modelDir: opts.modelDir, threads: opts.threads }));
+    dim = e.dimension;
+    if (!opts.embedder) await e.close();
+  }
+  const data = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const h = hashes[i];
+    const c = computed.get(h);
+    if (c) data.set(c.vectors.subarray(c.row * dim, (c.row + 1) * dim), i * dim);
+    else if (!cache?.copyTo(h, data, i)) throw new Error(`internal: no vector for row ${i}`);
+  }
+  if (cache) await cache.compact();
+  progress(n, n);
+  return {
+    matrix: { rows: n, dimension: dim, data, embedderId, preparation: prep },
+    stats: { texts: n, cacheHits: hits, computed: missing.length, seconds: (performance.now() - t0) / 1000 },
+    prefixes,
+  };
+}
+
+/** Embeddings of a table's prompts, aligned with its rows, through the cache. */
+export function embedTable(t: OutcomeTable, opts: EmbedTableOptions = {}): Promise<EmbedResult> {
+  return embedTexts(t.texts, t.evals, opts);
+}

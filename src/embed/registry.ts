@@ -1,0 +1,57 @@
+/**
+ * Embedder specs: `use-lite` (default), `hash` / `hash:<dim>`, `hf:<model-id>`. The id is
+ * known without loading the model, so a run served entirely from the cache never loads it.
+ */
+import type { Embedder } from "./embedder.js";
+import { InputError } from "../util/errors.js";
+import { DEFAULT_HASH_DIM, createHashEmbedder, hashEmbedderId } from "./hash.js";
+
+export const DEFAULT_EMBEDDER_SPEC = "use-lite";
+
+export interface EmbedderOptions {
+  /** Local model files for hf: models (else $ROUTEKIT_MODEL_DIR; else the hub). */
+  modelDir?: string;
+  /** Threads for use-lite (default: all cores). */
+  threads?: number;
+}
+
+export type ParsedSpec = { kind: "use-lite" } | { kind: "hash"; dim: number } | { kind: "hf"; model: string };
+
+export function parseEmbedderSpec(spec: string): ParsedSpec {
+  const s = spec.trim();
+  if (s === "use-lite") return { kind: "use-lite" };
+  if (s === "hash") return { kind: "hash", dim: DEFAULT_HASH_DIM };
+  const hash = /^hash:(\d+)$/.exec(s);
+  if (hash) {
+    const dim = Number(hash[1]);
+    if (dim < 2 || dim > 1 << 20) throw new InputError(`hash dimension must be in [2, 1048576], got ${dim}`, { field: "embedder" });
+    return { kind: "hash", dim };
+  }
+  if (s.startsWith("hf:") && s.length > 3) return { kind: "hf", model: s.slice(3) };
+  throw new InputError(`unknown embedder "${spec}"; expected use-lite, hash, hash:<dim> or hf:<model-id>`, { field: "embedder" });
+}
+
+/** The cache identity of a spec, without loading anything heavy. */
+export async function embedderIdOf(spec: string): Promise<string> {
+  const p = parseEmbedderSpec(spec);
+  if (p.kind === "hash") return hashEmbedderId(p.dim);
+  if (p.kind === "use-lite") return (await import("./use-lite.js")).useLiteEmbedderId();
+  return (await import("./hf.js")).hfEmbedderId(p.model);
+}
+
+export async function createEmbedder(spec: string = DEFAULT_EMBEDDER_SPEC, opts: EmbedderOptions = {}): Promise<Embedder> {
+  const p = parseEmbedderSpec(spec);
+  if (p.kind === "hash") return createHashEmbedder(p.dim);
+  // Heavy backends load on demand so that `hash` users never pay for TensorFlow.js or ONNX.
+  if (p.kind === "use-lite") {
+    const { createUseLiteEmbedder } = await import("./use-lite.js");
+    const e = createUseLiteEmbedder({ threads: opts.threads });
+    await e.backend.catch(async (err: Error) => {
+      await e.close();
+      throw new Error(`use-lite: ${err.message}`);
+    });
+    return e;
+  }
+  const { createHfEmbedder } = await import("./hf.js");
+  return createHfEmbedder(p.model, { modelDir: opts.modelDir });
+}
