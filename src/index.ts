@@ -4,3 +4,4 @@ export * from "./data/arrow-io.js";
 export * from "./embed/embedder.js";
 export * from "./routers/router.js";
 export { InputError } from "./util/errors.js";
+export * from "./embed/index.js";
