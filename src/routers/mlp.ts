@@ -141,9 +141,10 @@ export class MlpRouter implements PredictiveRouter {
     let best = Infinity;
     let bestWeights: tfTypes.Tensor[] | null = null;
     let sinceBest = 0;
-    let epoch = 0;
+    let epochsRun = 0;
     try {
-      for (epoch = 1; epoch <= this.epochs; epoch++) {
+      for (let epoch = 1; epoch <= this.epochs; epoch++) {
+        epochsRun = epoch;
         const perm = shuffled(order, rng);
         let trainLoss = 0;
         for (let b = 0; b < n; b += this.batchSize) {
@@ -176,7 +177,7 @@ export class MlpRouter implements PredictiveRouter {
       if (val) tf.dispose([val.X, val.Y, val.M]);
       optimizer.dispose();
     }
-    this.trainedEpochs = Math.min(epoch, this.epochs);
+    this.trainedEpochs = epochsRun;
     this.model = model;
     this.dimension = d;
     return {

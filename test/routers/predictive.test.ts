@@ -50,7 +50,7 @@ describe("predictive routers on a two-topic table", () => {
     const r = new KnnRouter(MODELS, { k: 2 });
     await r.fit({ table, embeddings: t.embeddings });
     made.push(r);
-    const q = await r.predictQuality({ ids: ["q"], texts: ["q"], embeddings: { ...t.embeddings, rows: 1, data: t.embeddings.data.slice(0, 4) } });
+    const q = await r.predictQuality({ ids: ["q"], texts: ["q"], embeddings: { ...t.embeddings!, rows: 1, data: t.embeddings!.data.slice(0, 4) } });
     expect(Array.from(q)).toEqual([0.5, 0.5, 0.25]);
   });
 
