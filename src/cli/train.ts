@@ -1,0 +1,113 @@
+import type { Command } from "commander";
+import { Option } from "commander";
+import { readOutcomeTable } from "../data/arrow-io.js";
+import { DEFAULT_EMBEDDER_SPEC, defaultCacheDir, normalizePreparation, parseEmbedderSpec } from "../embed/index.js";
+import { getRouterFactory, parseRouterSpec, routerTypes } from "../routers/registry.js";
+import { trainAndSave } from "../routers/pipeline.js";
+import { InputError } from "../util/errors.js";
+import { progressReporter } from "../util/progress.js";
+import { formatTable, printJson } from "./output.js";
+
+interface TrainCliOptions {
+  router: string;
+  grid?: string[];
+  embedder: string;
+  dataset?: string;
+  split: "in-distribution" | "out-of-distribution";
+  seed: string;
+  validationFraction: string;
+  testFraction: string;
+  cacheDir?: string;
+  maxChars: string;
+  keep: "head" | "tail";
+  stripPrefix: boolean;
+  out: string;
+  json?: boolean;
+}
+
+function number(value: string, field: string, check: (n: number) => boolean, what: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !check(n)) throw new InputError(`expected ${what}, got "${value}"`, { field });
+  return n;
+}
+
+/** --grid k=5|10 --grid weighting=uniform|distance appended to the --router spec. */
+function withGrid(spec: string, grid: string[] = []): string {
+  if (!grid.length) return spec;
+  return `${spec}${spec.includes(":") ? "," : ":"}${grid.join(",")}`;
+}
+
+export function register(program: Command): void {
+  program
+    .command("train")
+    .description(
+      "Train a router on a split's training rows (hyperparameters chosen on its validation rows) and save it as a directory.\n" +
+        "Without --dataset, the training (and validation) rows of every dataset are pooled; each dataset's test rows stay held out.",
+    )
+    .argument("<dataset.arrow>", "outcome table (Arrow IPC)")
+    .requiredOption("--router <spec>", `router type and parameters, e.g. knn, knn:k=10, knn:k=5|10|40 (a grid), mlp:hidden=100x100 (types: ${routerTypes().join(", ")})`)
+    .option("--grid <name=v1|v2>", "a hyperparameter grid to search on the validation split (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--embedder <spec>", "use-lite | hash | hash:<dim> | hf:<model-id> (for routers that read prompts)", DEFAULT_EMBEDDER_SPEC)
+    .option("--dataset <name>", "train on this dataset's split only (required for out-of-distribution: the dataset left out)")
+    .addOption(new Option("--split <kind>", "how rows are split").choices(["in-distribution", "out-of-distribution"]).default("in-distribution"))
+    .option("--seed <n>", "seed of the split and of the router (MLP weights, cascade judge)", "0")
+    .option("--validation-fraction <f>", "share of the training part held out for validation", "0.1")
+    .option("--test-fraction <f>", "share of each dataset held out for testing (in-distribution)", "0.3")
+    .option("--cache-dir <dir>", `embedding cache (default: $ROUTEKIT_CACHE_DIR or ${defaultCacheDir()})`)
+    .option("--max-chars <n>", "keep at most this many characters of each prepared prompt (0 = all)", "0")
+    .addOption(new Option("--keep <end>", "which end to keep when cutting to --max-chars").choices(["head", "tail"]).default("head"))
+    .option("--no-strip-prefix", "keep the prefix shared by all prompts of an eval (stripped by default)")
+    .requiredOption("--out <dir>", "router directory to write (replaced atomically), e.g. models/knn")
+    .option("--json", "print the fit report as JSON")
+    .action(async (file: string, o: TrainCliOptions) => {
+      const spec = withGrid(o.router, o.grid);
+      getRouterFactory(parseRouterSpec(spec).type);
+      parseEmbedderSpec(o.embedder);
+      const seed = number(o.seed, "--seed", Number.isInteger, "an integer");
+      const validationFraction = number(o.validationFraction, "--validation-fraction", (n) => n >= 0 && n < 1, "a number in [0, 1)");
+      const testFraction = number(o.testFraction, "--test-fraction", (n) => n >= 0 && n < 1, "a number in [0, 1)");
+      const maxChars = number(o.maxChars, "--max-chars", (n) => Number.isInteger(n) && n >= 0, "a non-negative integer");
+      const table = await readOutcomeTable(file);
+      const bars = { embed: progressReporter("embed", { quiet: !!o.json }), fit: progressReporter("fit", { quiet: !!o.json }) };
+      let result;
+      try {
+        result = await trainAndSave(table, o.out, {
+          spec,
+          seed,
+          embedder: o.embedder,
+          preparation: normalizePreparation({ stripSharedPrefix: o.stripPrefix, maxChars, keep: o.keep }),
+          dataset: o.dataset,
+          split: o.split,
+          validationFraction,
+          testFraction,
+          cacheDir: o.cacheDir,
+          onProgress: (stage, done, total, label) => bars[stage].update(done, total, label),
+        });
+      } finally {
+        bars.embed.stop();
+        bars.fit.stop();
+      }
+      const { router, report, split } = result;
+      const costs = (router as { expectedCosts?: Float64Array }).expectedCosts;
+      if (o.json) {
+        printJson({
+          out: o.out,
+          type: router.type,
+          params: router.params,
+          pool: router.pool.map((model, j) => ({ model, expectedCost: costs?.[j] })),
+          split,
+          embedder: result.embedder,
+          fit: report,
+        });
+        return;
+      }
+      const lines = [
+        `trained ${router.type} (${Object.entries(report.chosen).map(([k, v]) => `${k}=${String(v)}`).join(", ") || "no parameters"}) in ${report.seconds.toFixed(2)} s`,
+        `split ${String(split.name)}: ${String(split.trainRows)} train, ${String(split.validationRows)} validation rows (${String(split.testRows)} test rows held out)`,
+      ];
+      const figures = Object.entries(report.validation);
+      if (figures.length) lines.push("", formatTable(["validation figure", "value"], figures.map(([k, v]) => [k, Number.isFinite(v) ? v.toPrecision(5) : String(v)])));
+      lines.push("", `saved to ${o.out}`);
+      process.stdout.write(`${lines.join("\n")}\n`);
+    });
+}
