@@ -59,7 +59,7 @@ export const ROUTERBENCH_LAMBDAS: readonly number[] = Object.freeze([
 ]);
 
 /** Neumaier-compensated running sum: the sweep adds and removes ~n*m terms, so plain sums drift. */
-class Sum {
+export class Sum {
   private s = 0;
   private c = 0;
   add(x: number): void {

@@ -12,7 +12,7 @@ import type { PromptBatch, Router } from "../routers/router.js";
 import { InputError } from "../util/errors.js";
 import type { ProgressFn } from "../util/progress.js";
 import { AIQ_TIE_TOLERANCE, bootstrapAiq, type AiqMode } from "./bootstrap.js";
-import { ROUTERBENCH_LAMBDAS, directCurve, exactCurve, gridCurveWithDecisions, type Curve, type CurveDecisions, type CurvePoint } from "./curve.js";
+import { ROUTERBENCH_LAMBDAS, Sum, directCurve, exactCurve, gridCurveWithDecisions, type Curve, type CurveDecisions, type CurvePoint } from "./curve.js";
 import { nonDecreasingHull, type CostQuality } from "./hull.js";
 import { aiq, aiqRouterbenchCode, apgr, costToReach, cpt, maxQuality, qualityAtCost, type SharePoint } from "./metrics.js";
 
@@ -213,14 +213,16 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
     progress?.(k + 1, progressTotal, `routed ${r.name}`);
   }
 
+  // Summed exactly as curve points are (./curve.ts), so a curve that is one single model
+  // reproduces that model's point bit for bit.
   const singles: SingleModelPoint[] = table.models.map((model, j) => {
-    let c = 0;
-    let q = 0;
+    const c = new Sum();
+    const q = new Sum();
     for (let i = 0; i < n; i++) {
-      c += table.costs[i * m + j];
-      q += table.scores[i * m + j];
+      c.add(table.costs[i * m + j]);
+      q.add(table.scores[i * m + j]);
     }
-    return { model, cost: c / n, quality: q / n };
+    return { model, cost: c.value / n, quality: q.value / n };
   });
   let best = 0;
   for (let j = 1; j < m; j++) {

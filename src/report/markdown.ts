@@ -1,0 +1,98 @@
+/**
+ * report.md: one section per evaluated split, a table of routers best AIQ first (with the
+ * Zero router, best single model and Oracle as reference rows), and the split's plot.
+ */
+import type { Results, RouterEntry, SplitEntry } from "./results.js";
+import { formatNumber } from "./plot.js";
+
+/** File name stem of a split's plot (plots/<stem>.svg|png). */
+export function plotStem(split: { dataset: string; split: string }): string {
+  const clean = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "") || "x";
+  return `${clean(split.dataset)}--${clean(split.split)}`;
+}
+
+const num = (v: number | null, digits = 4) => (v === null ? "–" : v.toFixed(digits));
+const usd = (v: number | null) => (v === null ? "never" : `$${formatNumber(v)}`);
+const iv = (v: [number, number] | null, digits = 4) => (v ? ` [${v[0].toFixed(digits)}, ${v[1].toFixed(digits)}]` : "");
+const signed = (v: number) => `${v >= 0 ? "+" : "-"}${Math.abs(v).toFixed(4)}`;
+
+/** Table rows in report order: best AIQ first; equal AIQ keeps results order. */
+export function reportOrder(split: SplitEntry): RouterEntry[] {
+  return split.routers
+    .map((r, k) => ({ r, k }))
+    .sort((a, b) => b.r.aiq - a.r.aiq || a.k - b.k)
+    .map((x) => x.r);
+}
+
+function beats(r: RouterEntry): string {
+  if (r.role === "zero") return "—";
+  if (r.beatsZero === null) return "n/a";
+  return r.beatsZero ? "**yes**" : "no";
+}
+
+function displayName(r: RouterEntry): string {
+  const cell = r.name.replace(/\|/g, "\\|");
+  return r.role === "router" ? cell : `*${cell}*`;
+}
+
+export function renderSplitSection(split: SplitEntry, opts: { plotsDir?: string; heading?: number } = {}): string {
+  const h = "#".repeat(opts.heading ?? 2);
+  const lines: string[] = [];
+  lines.push(`${h} ${split.dataset} — ${split.split}`, "");
+  const dropped = split.droppedIncomplete ? ` (${split.droppedIncomplete} more left out: missing outcomes)` : "";
+  const range =
+    split.aiqMode === "shared-range"
+      ? `AIQ = mean hull quality over the shared cost range ${usd(split.costRange[0])} – ${usd(split.costRange[1])} per query`
+      : `AIQ in the RouterBench reference code's variant (from each router's cheapest point, divided by ${usd(split.costRange[1])})`;
+  const boot = split.bootstrap
+    ? `${Math.round(split.bootstrap.level * 100)}% intervals from ${split.bootstrap.resamples} bootstrap resamples of the test prompts (seed ${split.bootstrap.seed})`
+    : "no bootstrap (no intervals)";
+  const lambdas = split.lambdas === "exact" ? "exact curve (every lambda breakpoint)" : split.lambdas === "routerbench" ? "RouterBench's 32-value lambda grid" : `a ${split.lambdas.length}-value lambda grid`;
+  lines.push(`${split.prompts} test prompts${dropped}; ${range}; ${boot}; ${lambdas}. Best single model: ${split.bestSingle}.`, "");
+  const twoModel = split.routers.some((r) => r.twoModel);
+  const header = ["Rank", "Router", "AIQ", "vs Zero", "Beats Zero?", "Max quality (at cost)", "Quality at best single's cost", "Cost to match best single"];
+  if (twoModel) header.push("APGR", "CPT(50%)", "CPT(80%)");
+  lines.push(`| ${header.join(" | ")} |`, `|${header.map((_, k) => (k < 2 ? "---" : "---:")).join("|")}|`);
+  reportOrder(split).forEach((r, k) => {
+    const cells = [
+      String(k + 1),
+      displayName(r),
+      `${num(r.aiq)}${iv(r.aiqInterval)}`,
+      r.diffToZero === null ? "—" : `${signed(r.diffToZero)}${iv(r.diffInterval)}`,
+      beats(r),
+      `${num(r.maxQuality.quality)} (${usd(r.maxQuality.cost)})`,
+      num(r.qualityAtBestSingleCost),
+      usd(r.costToMatchBestSingle),
+    ];
+    if (twoModel) {
+      const t = r.twoModel;
+      cells.push(t ? num(t.apgr, 3) : "", t ? num(t.cpt50, 3) : "", t ? num(t.cpt80, 3) : "");
+    }
+    lines.push(`| ${cells.join(" | ")} |`);
+  });
+  lines.push("");
+  lines.push(`Single models (mean cost per query, mean quality): ${split.singles.map((s) => `${s.model} ${usd(s.cost)} / ${s.quality.toFixed(3)}`).join("; ")}.`, "");
+  if (opts.plotsDir !== undefined) {
+    const stem = plotStem(split);
+    lines.push(`![${split.dataset} ${split.split}: quality vs cost](${opts.plotsDir}/${stem}.png)`, "", `([SVG](${opts.plotsDir}/${stem}.svg))`, "");
+  }
+  return lines.join("\n");
+}
+
+export const HOW_TO_READ = [
+  "How to read this report. Each router's *curve* is its mean cost and mean quality per test prompt at every willingness to pay lambda (it routes each prompt to argmax lambda * predicted quality - expected cost); its *hull* is the non-decreasing convex hull of those points, what mixing its settings at random can reach.",
+  "The *Zero router* is that hull for the single models themselves: mixing models at random with no look at the prompt. A router is only worth something where its hull lies above the Zero router's.",
+  "*AIQ* is the hull's mean quality over one cost range shared by every row (by default the cheapest to the dearest single model), counting 0 where a router cannot spend that little and staying flat right of its last point; so a single model's AIQ only counts the range above its own cost, and the dearest model's is 0.",
+  "Intervals come from resampling the test prompts with replacement and recomputing every curve, hull and AIQ on each resample; *Beats Zero?* says yes only when the whole interval of the router's AIQ minus the Zero router's is above 0.",
+  "The *Oracle* (the best model for each prompt, known in hindsight) is an upper reference no router can reach.",
+].join(" ");
+
+export function renderReport(results: Results, opts: { plotsDir?: string; title?: string } = {}): string {
+  const parts = [`# ${opts.title ?? "routekit evaluation"}`, "", HOW_TO_READ, ""];
+  for (const s of results.splits) parts.push(renderSplitSection(s, opts));
+  const v = Object.entries(results.versions)
+    .map(([k, x]) => `${k} ${x}`)
+    .join(", ");
+  parts.push(`Figures in \`results.json\` (schema: docs/results-schema.md). Versions: ${v}.`, "");
+  return parts.join("\n");
+}

@@ -1,0 +1,188 @@
+/**
+ * results.json: the machine-readable outcome of an evaluation (documented in
+ * docs/results-schema.md). Deterministic by construction: fixed key order, no timestamps, no
+ * machine details, so identical inputs and seed give byte-identical files.
+ */
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import type { CurvePoint } from "../evaluate/curve.js";
+import type { RouterResult, SplitResult } from "../evaluate/evaluate.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { InputError } from "../util/errors.js";
+import { packageVersion } from "../util/package-info.js";
+
+export const RESULTS_FORMAT = "routekit.results";
+export const RESULTS_FORMAT_VERSION = 1;
+
+const interval = z.tuple([z.number(), z.number()]);
+const costQuality = z.object({ cost: z.number(), quality: z.number() });
+
+export const resultPointSchema = z.object({
+  /** Lower end of the lambda interval; "Infinity" for an infinite grid value; null for a direct router's setting or a single model. */
+  lambda: z.union([z.number(), z.literal("Infinity"), z.null()]),
+  cost: z.number(),
+  quality: z.number(),
+  setting: z.string().optional(),
+});
+
+export const routerEntrySchema = z.object({
+  name: z.string(),
+  role: z.enum(["router", "zero", "best-single", "oracle"]),
+  type: z.string(),
+  pool: z.array(z.string()),
+  aiq: z.number(),
+  aiqInterval: interval.nullable(),
+  diffToZero: z.number().nullable(),
+  diffInterval: interval.nullable(),
+  pBeatsZero: z.number().nullable(),
+  beatsZero: z.boolean().nullable(),
+  maxQuality: z.object({ quality: z.number(), cost: z.number() }),
+  qualityAtBestSingleCost: z.number().nullable(),
+  costToMatchBestSingle: z.number().nullable(),
+  twoModel: z
+    .object({ strong: z.string(), weak: z.string(), apgr: z.number().nullable(), cpt50: z.number().nullable(), cpt80: z.number().nullable() })
+    .nullable(),
+  pointCount: z.number().int(),
+  pointsThinned: z.boolean(),
+  points: z.array(resultPointSchema),
+  hull: z.array(costQuality),
+});
+
+export const splitEntrySchema = z.object({
+  dataset: z.string(),
+  split: z.string(),
+  prompts: z.number().int(),
+  droppedIncomplete: z.number().int(),
+  models: z.array(z.string()),
+  singles: z.array(z.object({ model: z.string(), cost: z.number(), quality: z.number() })),
+  bestSingle: z.string(),
+  costRange: interval,
+  aiqMode: z.enum(["shared-range", "routerbench-code"]),
+  lambdas: z.union([z.literal("exact"), z.literal("routerbench"), z.array(z.union([z.number(), z.literal("Infinity")]))]),
+  bootstrap: z.object({ resamples: z.number().int(), seed: z.number(), level: z.number() }).nullable(),
+  routers: z.array(routerEntrySchema),
+});
+
+export const resultsSchema = z.object({
+  format: z.literal(RESULTS_FORMAT),
+  formatVersion: z.literal(RESULTS_FORMAT_VERSION),
+  versions: z.record(z.string(), z.string()),
+  config: z.record(z.string(), z.unknown()),
+  splits: z.array(splitEntrySchema),
+});
+
+export type ResultPoint = z.infer<typeof resultPointSchema>;
+export type RouterEntry = z.infer<typeof routerEntrySchema>;
+export type SplitEntry = z.infer<typeof splitEntrySchema>;
+export type Results = z.infer<typeof resultsSchema>;
+
+/** Curves kept in results.json beyond this many points are thinned (metrics always use every point). */
+export const DEFAULT_MAX_POINTS = 2000;
+
+const lambdaOut = (l: number): number | "Infinity" | null => (Number.isNaN(l) ? null : l === Infinity ? "Infinity" : l);
+
+/**
+ * At most `max` points: every hull vertex, the first and last point, and evenly strided
+ * points between, in curve order. A 30k-prompt exact curve can have 100k+ points, which
+ * makes results.json unreadable without changing any figure.
+ */
+export function thinPoints<T extends { cost: number; quality: number }>(points: readonly T[], hull: readonly { cost: number; quality: number }[], max: number): T[] {
+  if (points.length <= max) return points.slice();
+  const onHull = new Set(hull.map((p) => `${p.cost}|${p.quality}`));
+  const stride = Math.ceil(points.length / Math.max(1, max - hull.length - 2));
+  return points.filter((p, i) => i === 0 || i === points.length - 1 || i % stride === 0 || onHull.has(`${p.cost}|${p.quality}`));
+}
+
+function routerEntry(r: RouterResult, maxPoints: number): RouterEntry {
+  const all = r.points.map((p: CurvePoint, k): ResultPoint => {
+    const out: ResultPoint = { lambda: lambdaOut(p.lambda), cost: p.cost, quality: p.quality };
+    if (r.settings) out.setting = r.settings[k];
+    return out;
+  });
+  const points = thinPoints(all, r.hull, maxPoints);
+  return {
+    name: r.name,
+    role: r.role,
+    type: r.type,
+    pool: r.pool.slice(),
+    aiq: r.aiq,
+    aiqInterval: r.aiqInterval,
+    diffToZero: r.diffToZero,
+    diffInterval: r.diffInterval,
+    pBeatsZero: r.pBeatsZero,
+    beatsZero: r.beatsZero,
+    maxQuality: { quality: r.maxQuality, cost: r.maxQualityCost },
+    qualityAtBestSingleCost: r.qualityAtBestSingleCost,
+    costToMatchBestSingle: r.costToMatchBestSingle,
+    twoModel: r.twoModel ? { strong: r.twoModel.strong, weak: r.twoModel.weak, apgr: r.twoModel.apgr, cpt50: r.twoModel.cpt50, cpt80: r.twoModel.cpt80 } : null,
+    pointCount: all.length,
+    pointsThinned: points.length < all.length,
+    points,
+    hull: r.hull.map((p) => ({ cost: p.cost, quality: p.quality })),
+  };
+}
+
+/** One evaluated split as it appears in results.json. */
+export function splitEntry(dataset: string, split: string, r: SplitResult, opts: { maxPoints?: number } = {}): SplitEntry {
+  const maxPoints = opts.maxPoints ?? DEFAULT_MAX_POINTS;
+  return {
+    dataset,
+    split,
+    prompts: r.prompts,
+    droppedIncomplete: r.droppedIncomplete,
+    models: r.models.slice(),
+    singles: r.singles.map((s) => ({ model: s.model, cost: s.cost, quality: s.quality })),
+    bestSingle: r.bestSingle,
+    costRange: [r.costRange[0], r.costRange[1]],
+    aiqMode: r.aiqMode,
+    lambdas: Array.isArray(r.lambdas) ? r.lambdas.map((l) => (l === Infinity ? "Infinity" : l)) : r.lambdas,
+    bootstrap: r.bootstrap ? { resamples: r.bootstrap.resamples, seed: r.bootstrap.seed, level: r.bootstrap.level } : null,
+    routers: r.rows.map((row) => routerEntry(row, maxPoints)),
+  };
+}
+
+/** Recursively sorted keys: the caller's config echo must not depend on object construction order. */
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === "object") {
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
+}
+
+export function makeResults(splits: SplitEntry[], config: Record<string, unknown>, versions: Record<string, string> = {}): Results {
+  return {
+    format: RESULTS_FORMAT,
+    formatVersion: RESULTS_FORMAT_VERSION,
+    versions: sortKeys({ routekit: packageVersion(), ...versions }) as Record<string, string>,
+    config: sortKeys(config) as Record<string, unknown>,
+    splits,
+  };
+}
+
+export function serializeResults(results: Results): string {
+  return `${JSON.stringify(results, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? (Number.isNaN(v) ? null : v > 0 ? "Infinity" : "-Infinity") : v), 2)}\n`;
+}
+
+export async function writeResults(path: string, results: Results): Promise<void> {
+  await writeFileAtomic(path, serializeResults(results));
+}
+
+export async function readResults(path: string): Promise<Results> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, "utf8"));
+  } catch (err) {
+    throw new InputError(`cannot read results: ${(err as Error).message}`, { file: path });
+  }
+  const parsed = resultsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InputError(`not a routekit results file: ${issue.message}`, { file: path, field: issue.path.join(".") });
+  }
+  return parsed.data;
+}
