@@ -2,7 +2,7 @@ import { Option, type Command } from "commander";
 import { writeOutcomeTable } from "../data/arrow-io.js";
 import { IMPORT_FORMATS, importFiles, loadPrices, type ImportFormat, type ImportReport } from "../data/importers/index.js";
 import { DEFAULT_GROUP_PREFIXES } from "../data/table.js";
-import { progressReporter } from "../util/progress.js";
+import { progressReporter, type ProgressFn } from "../util/progress.js";
 import { printJson } from "./output.js";
 
 interface ImportCliOptions {
@@ -50,6 +50,11 @@ export function register(program: Command): void {
         ? opts.groupPrefixes.split(",").map((s) => s.trim()).filter(Boolean)
         : undefined;
       const progress = progressReporter("import", { quiet: opts.quiet });
+      // Stay silent on imports that finish in a moment; report once one takes a while.
+      const started = Date.now();
+      const update: ProgressFn = (done, total, label) => {
+        if (Date.now() - started >= 2000) progress.update(done, total, label);
+      };
       let result;
       try {
         result = await importFiles(files, {
@@ -57,7 +62,7 @@ export function register(program: Command): void {
           prices,
           pricesFile: opts.prices,
           groupPrefixes,
-          onProgress: progress.update,
+          onProgress: update,
         });
       } finally {
         progress.stop();

@@ -149,3 +149,17 @@ describe("long-form import", () => {
     expect(table.evals[i]).toBe("arc-challenge");
   });
 });
+
+describe("progress", () => {
+  it("reports bytes for CSV/JSON Lines and rows for Parquet/pickle, ending at the total", async () => {
+    for (const f of ["wide.csv", "wide.jsonl", "wide-gzip.parquet", "wide-p3.pkl"]) {
+      const calls: [number, number, string | undefined][] = [];
+      await importFiles([fx(f)], { onProgress: (d, t, l) => calls.push([d, t, l]) });
+      expect(calls.length, f).toBeGreaterThan(0);
+      const [done, total, label] = calls[calls.length - 1];
+      expect(done).toBe(total);
+      expect(label).toBe(f);
+      for (let i = 1; i < calls.length; i++) expect(calls[i][0]).toBeGreaterThanOrEqual(calls[i - 1][0]);
+    }
+  });
+});
