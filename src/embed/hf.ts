@@ -53,14 +53,20 @@ export async function createHfEmbedder(model: string, opts: HfOptions = {}): Pro
     env.localModelPath = modelDir;
     env.allowLocalModels = true;
     env.allowRemoteModels = false;
-  } else {
-    env.allowLocalModels = false;
-    env.allowRemoteModels = !(opts.offline ?? envOffline());
+  }
+  const downloads = opts.downloadCacheDir ?? join(defaultCacheDir(), "hf-models");
+  if (!modelDir) {
+    const offline = opts.offline ?? envOffline();
+    env.allowRemoteModels = !offline;
+    // transformers.js checks its download cache before anything else; offline it refuses to
+    // run with both sources disabled, so point the "local" source at the download cache too.
+    env.allowLocalModels = offline;
+    env.localModelPath = downloads;
   }
   env.remoteHost = opts.remoteHost ?? "https://huggingface.co/";
   env.remotePathTemplate = opts.remotePathTemplate ?? "{model}/resolve/{revision}/";
   env.useFSCache = true;
-  env.cacheDir = opts.downloadCacheDir ?? join(defaultCacheDir(), "hf-models");
+  env.cacheDir = downloads;
   let extractor;
   try {
     extractor = await pipeline("feature-extraction", model, {
