@@ -4,13 +4,14 @@
  * 2-core dev machine: wasm is 2-15x faster than cpu for the matMuls KNN and the MLP need.
  * The choice can be forced with ROUTEKIT_TF_BACKEND=wasm|cpu|tensorflow (benchmarks use it).
  */
-import * as tf from "@tensorflow/tfjs";
+import type * as TfModule from "@tensorflow/tfjs";
 
-export type Tf = typeof tf;
+export type Tf = typeof TfModule;
 
 let ready: Promise<string> | null = null;
 
-async function pick(): Promise<string> {
+// Loaded on first use: every CLI command imports the router registry, few of them need TF.
+async function pick(tf: Tf): Promise<string> {
   const forced = process.env.ROUTEKIT_TF_BACKEND;
   const wanted = forced ? [forced] : ["tensorflow", "wasm", "cpu"];
   // Another part of routekit (an embedder) may have set a fast backend already: keep it.
@@ -39,6 +40,7 @@ async function pick(): Promise<string> {
 
 /** Initialise (once) and return TensorFlow.js with the fastest available backend. */
 export async function getTf(): Promise<{ tf: Tf; backend: string }> {
-  ready ??= pick();
-  return { tf, backend: await ready };
+  ready ??= import("@tensorflow/tfjs").then(pick);
+  const backend = await ready;
+  return { tf: await import("@tensorflow/tfjs"), backend };
 }
