@@ -5,3 +5,6 @@ export * from "./embed/embedder.js";
 export * from "./routers/router.js";
 export { InputError } from "./util/errors.js";
 export * from "./embed/index.js";
+export { importFiles, IMPORT_FORMATS, loadPrices, parsePythonStringList, PythonLiteralError, PICKLE_TO_PARQUET, type ImportFormat, type ImportOptions, type ImportReport, type PriceTable } from "./data/importers/index.js";
+export { tableInfo, oracleChoice, type TableInfo, type ModelInfo } from "./data/info.js";
+export { makeSplits, ROUTERBENCH_SPLIT, type Split, type SplitSpec } from "./data/splits.js";
