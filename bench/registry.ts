@@ -4,3 +4,5 @@ import type { Bench } from "./types.js";
 export const benches: Bench[] = [];
 import { importBench } from "./import.js";
 benches.push(importBench);
+import { embedBench } from "./embed.js";
+benches.push(embedBench);
