@@ -8,3 +8,5 @@ export * from "./embed/index.js";
 export { importFiles, IMPORT_FORMATS, loadPrices, parsePythonStringList, PythonLiteralError, PICKLE_TO_PARQUET, type ImportFormat, type ImportOptions, type ImportReport, type PriceTable } from "./data/importers/index.js";
 export { tableInfo, oracleChoice, type TableInfo, type ModelInfo } from "./data/info.js";
 export { makeSplits, ROUTERBENCH_SPLIT, type Split, type SplitSpec } from "./data/splits.js";
+export * from "./evaluate/index.js";
+export * from "./report/index.js";

@@ -13,3 +13,5 @@ commands.push(registerEmbed);
 import { register as registerTrain } from "./train.js";
 import { register as registerRoute } from "./route.js";
 commands.push(registerTrain, registerRoute);
+import { register as registerEval } from "./eval.js";
+commands.push(registerEval);

@@ -75,13 +75,13 @@ export class Sum {
 
 function checkInputs(quality: Float64Array, expectedCosts: Float64Array, realisedScores: Float64Array, realisedCosts: Float64Array, m: number): number {
   if (!(m >= 1) || !Number.isInteger(m)) throw new Error(`nModels must be a positive integer, got ${m}`);
-  if (expectedCosts.length !== m) throw new Error(`expectedCosts has ${expectedCosts.length} entries for ${m} models`);
   const n = quality.length / m;
+  if (expectedCosts.length !== m && expectedCosts.length !== quality.length) throw new Error(`costs have ${expectedCosts.length} entries; need ${m} (per model) or ${quality.length} (per prompt and model)`);
   if (!Number.isInteger(n)) throw new Error(`quality has ${quality.length} entries, not a multiple of ${m} models`);
   if (realisedScores.length !== n * m || realisedCosts.length !== n * m) {
     throw new Error(`realised outcomes must be ${n} prompts x ${m} models`);
   }
-  for (let j = 0; j < m; j++) if (!Number.isFinite(expectedCosts[j])) throw new Error(`expected cost of model ${j} is not finite`);
+  for (let j = 0; j < expectedCosts.length; j++) if (!Number.isFinite(expectedCosts[j])) throw new Error(`cost ${j} is not finite`);
   for (let k = 0; k < quality.length; k++) {
     // NaN means "no prediction" (never chosen while another model has one), as in routeAt.
     if (!Number.isFinite(quality[k]) && !Number.isNaN(quality[k])) throw new Error(`predicted quality of prompt ${Math.floor(k / m)}, model ${k % m} is infinite`);
@@ -95,7 +95,9 @@ function checkInputs(quality: Float64Array, expectedCosts: Float64Array, realise
  * overtaking at the same lambda the steepest wins just after it (then the cheaper, then the
  * lower index). Emits (lambda, to) events into the caller's buffers; returns the lambda-0 model.
  */
-function envelope(q: Float64Array, off: number, c: Float64Array, m: number, emit: (lambda: number, from: number, to: number) => void): number {
+function envelope(q: Float64Array, off: number, costs: Float64Array, m: number, emit: (lambda: number, from: number, to: number) => void): number {
+  // Per-model costs (a router's expected costs) or per-cell ones (the Oracle's realised costs).
+  const c = costs.length === m ? costs : costs.subarray(off, off + m);
   let start = -1;
   for (let j = 0; j < m; j++) if (!Number.isNaN(q[off + j]) && (start < 0 || c[j] < c[start])) start = j;
   if (start < 0) {
@@ -211,8 +213,9 @@ export function pointsOfDecisions(d: CurveDecisions, lambdas: readonly number[])
 
 /**
  * Every distinct point of a predictive router's curve for lambda in [0, Infinity).
- * quality: predicted q (prompts x models, row-major); expectedCosts: c_m; realised*: the test
- * prompts' actual scores and costs in the same layout.
+ * quality: predicted q (prompts x models, row-major); expectedCosts: c_m (or one cost per
+ * prompt and model, as routeAt accepts); realised*: the test prompts' actual scores and costs
+ * in the same layout.
  */
 export function exactCurve(quality: Float64Array, expectedCosts: Float64Array, realisedScores: Float64Array, realisedCosts: Float64Array, nModels: number): Curve {
   const m = nModels;

@@ -236,16 +236,11 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
   }
 
   const bestCurve = fixedCurve(table.scores, table.costs, m, () => best);
-  // Oracle: best realised score, cheapest realised cost on ties (so all-zero rows go to the cheapest model), then lower index.
-  const oracleCurve = fixedCurve(table.scores, table.costs, m, (i) => {
-    let o = 0;
-    for (let j = 1; j < m; j++) {
-      const s = table.scores[i * m + j];
-      const so = table.scores[i * m + o];
-      if (s > so || (s === so && table.costs[i * m + j] < table.costs[i * m + o])) o = j;
-    }
-    return o;
-  });
+  // Oracle: the routing rule fed each prompt's realised scores and costs. Its last point
+  // (lambda -> Infinity) is the facts page's Oracle: best realised score, cheapest realised cost
+  // on ties (so all-zero rows go to the cheapest model). Its whole curve is the best any router
+  // could do at each cost, so its hull bounds every router's from above.
+  const oracleCurve = exactCurve(table.scores, table.costs, table.scores, table.costs, m);
   const references: Routed[] = [
     { name: `Best single (${bestSingle.model})`, role: "best-single", type: "best-single", pool: [bestSingle.model], curve: bestCurve, settings: null, poolScores: null },
     { name: "Oracle", role: "oracle", type: "oracle", pool: table.models.slice(), curve: oracleCurve, settings: null, poolScores: null },

@@ -4,8 +4,9 @@
  * so text renders the same on machines without system fonts.
  *
  * Content: single models as labelled grey points, the Zero router (their hull) dashed, each
- * router's hull as a coloured line with its raw points faint, the Oracle point, axes with
- * ticks and labels, and a legend outside the plot area so it never covers data.
+ * router's hull as a coloured line with its raw points faint, the Oracle point and its hull
+ * (dotted: the hindsight bound), axes with ticks and labels, and a legend outside the plot
+ * area so it never covers data.
  */
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -104,7 +105,7 @@ export function renderPlotSvg(split: SplitEntry, opts: PlotOptions = {}): string
     ys.push(p.quality);
   };
   split.singles.forEach(note);
-  oracle?.points.forEach(note);
+  oracle?.hull.forEach(note);
   for (const r of routers) {
     r.points.forEach(note);
     r.hull.forEach(note);
@@ -181,6 +182,7 @@ export function renderPlotSvg(split: SplitEntry, opts: PlotOptions = {}): string
   // A hull is flat to the right of its last point: draw that to the axis end, as AIQ counts it.
   const extended = (h: { cost: number; quality: number }[]) => (h.length && h[h.length - 1].cost < x1 ? [...h, { cost: x1, quality: h[h.length - 1].quality }] : h);
 
+  if (oracle && oracle.hull.length > 1) out.push(`<path class="oracle-hull" d="${path(extended(oracle.hull))}" fill="none" stroke="#000" stroke-width="1.2" stroke-dasharray="1.5 3"/>`);
   if (zero) out.push(`<path class="zero" d="${path(extended(zero.hull))}" fill="none" stroke="#555" stroke-width="1.6" stroke-dasharray="6 4"/>`);
   routers.forEach((r, k) => {
     const color = PALETTE[k % PALETTE.length];
@@ -206,8 +208,9 @@ export function renderPlotSvg(split: SplitEntry, opts: PlotOptions = {}): string
   const markers: { x: number; y: number; label: string; kind: "single" | "oracle" }[] = [];
   for (const s of split.singles) if (inside(s.cost, s.quality)) markers.push({ x: sx(s.cost), y: sy(s.quality), label: s.model + (s.model === split.bestSingle ? " (best)" : ""), kind: "single" });
   if (oracle) {
-    const p = oracle.points[0];
-    if (p && inside(p.cost, p.quality)) markers.push({ x: sx(p.cost), y: sy(p.quality), label: "Oracle", kind: "oracle" });
+    // The Oracle proper: each prompt's best model, the top of its hull.
+    const p = oracle.maxQuality;
+    if (inside(p.cost, p.quality)) markers.push({ x: sx(p.cost), y: sy(p.quality), label: "Oracle", kind: "oracle" });
   }
   for (const m of markers) taken.push({ x: m.x - 5, y: m.y - 5, w: 10, h: 10 });
   for (const line of lines) {
@@ -284,6 +287,7 @@ export function renderPlotSvg(split: SplitEntry, opts: PlotOptions = {}): string
   if (zero) row(`<line x1="${f(lx)}" y1="${f(ly)}" x2="${f(lx + 22)}" y2="${f(ly)}" stroke="#555" stroke-width="1.6" stroke-dasharray="6 4"/>`, `Zero router (${zero.aiq.toFixed(3)})`);
   row(`<circle cx="${f(lx + 11)}" cy="${f(ly)}" r="4.5" fill="#8c8c8c" stroke="#333"/>`, "single model");
   if (oracle) row(`<path d="M${f(lx + 11)} ${f(ly - 6)} L${f(lx + 17)} ${f(ly)} L${f(lx + 11)} ${f(ly + 6)} L${f(lx + 5)} ${f(ly)} Z" fill="#000"/>`, "Oracle");
+  if (oracle && oracle.hull.length > 1) row(`<line x1="${f(lx)}" y1="${f(ly)}" x2="${f(lx + 22)}" y2="${f(ly)}" stroke="#000" stroke-width="1.2" stroke-dasharray="1.5 3"/>`, `Oracle hull (${oracle.aiq.toFixed(3)})`);
   if (routers.length) row(`<circle cx="${f(lx + 11)}" cy="${f(ly)}" r="2" fill="#4e79a7" fill-opacity="0.4"/>`, "router settings (raw)");
   out.push(`<g class="legend">${items.join("")}</g>`);
   out.push(`</svg>`);

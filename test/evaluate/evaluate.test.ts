@@ -39,9 +39,13 @@ describe("evaluateSplit", () => {
     expect(zero.aiq).toBeCloseTo(aiq(zero.hull, 1.25, 4), 12);
     // Oracle: a->cheap(1), b->mid(2), c->dear(4), d: all zero -> cheapest on that prompt = mid(1).
     const oracle = r.rows[3];
-    expect(oracle.points).toHaveLength(1);
-    expect(oracle.points[0].cost).toBeCloseTo((1 + 2 + 4 + 1) / 4, 12);
-    expect(oracle.points[0].quality).toBeCloseTo(0.75, 12);
+    const top = oracle.points[oracle.points.length - 1];
+    expect(top.cost).toBeCloseTo((1 + 2 + 4 + 1) / 4, 12);
+    expect(top.quality).toBeCloseTo(0.75, 12);
+    expect(oracle.maxQuality).toBeCloseTo(0.75, 12);
+    expect(oracle.maxQualityCost).toBeCloseTo(2, 12);
+    // lambda = 0: each prompt's cheapest model (d's is mid at 1).
+    expect(oracle.points[0].cost).toBe(1);
     expect(r.rows[2].name).toBe("Best single (dear)");
     expect(r.rows[2].points[0]).toMatchObject({ cost: 4, quality: 0.75 });
     const fixed = r.rows[0];
@@ -129,5 +133,16 @@ describe("evaluateSplit", () => {
   it("rejects duplicate router names", async () => {
     const router = fixedPredictor(models, [1, 2, 4], preds);
     await expect(evaluateSplit({ table, embeddings: null }, [{ name: "x", router }, { name: "x", router }], { seed: 1, bootstrap: 0 })).rejects.toThrow(/unique/);
+  });
+
+  it("the Oracle's hull bounds every router's: its AIQ is the highest", async () => {
+    const t = randomTable(150, 5, 31);
+    const routers = [1, 2, 3].map((k) => {
+      const q = noisyPredictions(t, 40 + k, 0.3 * k);
+      return { name: `r${k}`, router: fixedPredictor(t.models, Array.from(meanCosts(t)), new Map(t.ids.map((id, i) => [id, Array.from(q.subarray(i * 5, i * 5 + 5))]))) };
+    });
+    const r = await evaluateSplit({ table: t, embeddings: null }, routers, { seed: 1, bootstrap: 0 });
+    const oracle = r.rows.find((x) => x.role === "oracle")!;
+    for (const row of r.rows) expect(oracle.aiq).toBeGreaterThanOrEqual(row.aiq - 1e-12);
   });
 });

@@ -1,0 +1,160 @@
+import type { Command } from "commander";
+import { Option } from "commander";
+import { join } from "node:path";
+import { readOutcomeTable } from "../data/arrow-io.js";
+import { DEFAULT_EMBEDDER_SPEC, defaultCacheDir, parseEmbedderSpec } from "../embed/index.js";
+import { evaluateRoutersOnTable } from "../evaluate/eval-dataset.js";
+import { reportOrder } from "../report/markdown.js";
+import { DEFAULT_MAX_POINTS, makeResults } from "../report/results.js";
+import { writeReport } from "../report/write.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { InputError } from "../util/errors.js";
+import { progressReporter } from "../util/progress.js";
+import { formatTable, printJson } from "./output.js";
+
+interface EvalCliOptions {
+  routers: string[];
+  out: string;
+  dataset?: string;
+  split?: "in-distribution" | "out-of-distribution";
+  seed: string;
+  bootstrap: string;
+  lambdas: "exact" | "routerbench";
+  aiq: "shared-range" | "routerbench-code";
+  costRange?: string;
+  logCost?: boolean;
+  embedder: string;
+  cacheDir?: string;
+  maxPoints: string;
+  json?: boolean;
+}
+
+function integer(value: string, field: string, min: number): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isInteger(n) || n < min) throw new InputError(`expected an integer >= ${min}, got "${value}"`, { field });
+  return n;
+}
+
+function costRange(value: string | undefined): [number, number] | undefined {
+  if (value === undefined) return undefined;
+  const parts = value.split(",").map((s) => Number(s.trim()));
+  if (parts.length !== 2 || !parts.every((x) => Number.isFinite(x) && x >= 0) || !(parts[1] > parts[0])) {
+    throw new InputError(`expected "<min>,<max>" US$ per query with min < max, got "${value}"`, { field: "--cost-range" });
+  }
+  return [parts[0], parts[1]];
+}
+
+const fmt = (v: number | null) => (v === null ? "-" : v.toFixed(4));
+
+export function register(program: Command): void {
+  program
+    .command("eval")
+    .description(
+      "Evaluate routers on held-out test prompts: exact cost-quality curves, hulls, AIQ with bootstrap intervals, and whether each beats the Zero router.\n" +
+        "Writes results.json, report.md and plots/ (SVG and PNG) to --out. Saved router directories are evaluated on the test split recorded in their router.json;\n" +
+        "router specs are first trained on each split's training rows (hyperparameter grids chosen on its validation rows).",
+    )
+    .argument("<dataset.arrow>", "outcome table (Arrow IPC)")
+    .requiredOption("--routers <dirs or specs...>", "router directories (with router.json) and/or specs such as knn:k=5|10|40, mlp, linear, cascade")
+    .requiredOption("--out <dir>", "report directory (results.json, report.md, plots/)")
+    .option("--dataset <name>", "evaluate only this dataset's split (default: every dataset)")
+    .addOption(new Option("--split <kind>", "split kind for specs (default: the saved routers' split, else in-distribution)").choices(["in-distribution", "out-of-distribution"]))
+    .option("--seed <n>", "seed of the bootstrap, and of the split and training when no saved router records one", "0")
+    .option("--bootstrap <n>", "bootstrap resamples of the test prompts (0 = no intervals)", "1000")
+    .addOption(new Option("--lambdas <mode>", "exact: every lambda breakpoint; routerbench: the reference's 32-value grid").choices(["exact", "routerbench"]).default("exact"))
+    .addOption(
+      new Option("--aiq <mode>", "shared-range: mean hull quality over one cost range for all rows; routerbench-code: the reference code's variant").choices(["shared-range", "routerbench-code"]).default("shared-range"),
+    )
+    .option("--cost-range <min,max>", "AIQ cost range in US$ per query (default: cheapest to dearest single model on each test split)")
+    .option("--log-cost", "log-scale cost axis in the plots")
+    .option("--embedder <spec>", "embedder for specs that read prompts: use-lite | hash | hash:<dim> | hf:<model-id>", DEFAULT_EMBEDDER_SPEC)
+    .option("--cache-dir <dir>", `embedding cache (default: $ROUTEKIT_CACHE_DIR or ${defaultCacheDir()})`)
+    .option("--max-points <n>", "curve points kept per router in results.json (metrics always use all)", String(DEFAULT_MAX_POINTS))
+    .option("--json", "print the figures as JSON instead of tables")
+    .action(async (file: string, o: EvalCliOptions) => {
+      parseEmbedderSpec(o.embedder);
+      const seed = integer(o.seed, "--seed", Number.MIN_SAFE_INTEGER);
+      const bootstrap = integer(o.bootstrap, "--bootstrap", 0);
+      const maxPoints = integer(o.maxPoints, "--max-points", 2);
+      const range = costRange(o.costRange);
+      const started = Date.now();
+      const table = await readOutcomeTable(file);
+      const bars = {
+        train: progressReporter("train", { quiet: !!o.json }),
+        embed: progressReporter("embed", { quiet: !!o.json }),
+        evaluate: progressReporter("evaluate", { quiet: !!o.json }),
+      };
+      let res;
+      try {
+        res = await evaluateRoutersOnTable(table, {
+          routers: o.routers,
+          dataset: o.dataset,
+          split: o.split,
+          seed,
+          bootstrap,
+          lambdas: o.lambdas,
+          aiq: o.aiq,
+          costRange: range,
+          embedder: o.embedder,
+          cacheDir: o.cacheDir,
+          maxPoints,
+          onProgress: (stage, d, t, l) => bars[stage].update(d, t, l),
+        });
+      } finally {
+        for (const b of Object.values(bars)) b.stop();
+      }
+      const results = makeResults(res.splits, {
+        command: "eval",
+        data: file,
+        routers: res.routers,
+        split: res.splitSpec,
+        datasetFilter: o.dataset ?? null,
+        seed,
+        bootstrap,
+        lambdas: o.lambdas,
+        aiq: o.aiq,
+        costRange: range ?? null,
+        embedder: o.embedder,
+        maxPoints,
+        logCost: !!o.logCost,
+      });
+      const written = await writeReport(o.out, results, { logCost: o.logCost });
+      // Timing lives outside results.json, which must stay byte-identical across reruns.
+      await writeFileAtomic(join(o.out, "run.json"), `${JSON.stringify({ finishedAt: new Date().toISOString(), seconds: (Date.now() - started) / 1000, node: process.version }, null, 2)}\n`);
+      if (o.json) {
+        printJson({
+          out: o.out,
+          results: written.results,
+          report: written.report,
+          plots: written.plots,
+          splits: results.splits.map((s) => ({
+            dataset: s.dataset,
+            split: s.split,
+            prompts: s.prompts,
+            costRange: s.costRange,
+            routers: reportOrder(s).map((r) => ({ name: r.name, role: r.role, aiq: r.aiq, aiqInterval: r.aiqInterval, diffToZero: r.diffToZero, diffInterval: r.diffInterval, beatsZero: r.beatsZero })),
+          })),
+        });
+        return;
+      }
+      const lines: string[] = [];
+      for (const s of results.splits) {
+        lines.push(`${s.dataset} (${s.split}), ${s.prompts} test prompts`, "");
+        lines.push(
+          formatTable(
+            ["router", "AIQ", "95% interval", "vs Zero", "beats Zero?"],
+            reportOrder(s).map((r) => [
+              r.name,
+              fmt(r.aiq),
+              r.aiqInterval ? `${fmt(r.aiqInterval[0])}..${fmt(r.aiqInterval[1])}` : "-",
+              r.diffToZero === null ? "-" : `${r.diffToZero >= 0 ? "+" : ""}${fmt(r.diffToZero)}`,
+              r.role === "zero" ? "-" : r.beatsZero === null ? "n/a" : r.beatsZero ? "yes" : "no",
+            ]),
+          ),
+          "",
+        );
+      }
+      lines.push(`report: ${written.report}`, `results: ${written.results}`, `plots: ${written.plots.map((p) => p.png).join(", ")}`);
+      process.stdout.write(`${lines.join("\n")}\n`);
+    });
+}
