@@ -103,6 +103,11 @@ describe("every import error names the file, the row and the field", () => {
     await expectFails([f], { row: 2, message: /has 5 fields but the header has 10/ });
   });
 
+  it("malformed CSV quoting names the row", async () => {
+    await expectFails([await file("q1.csv", 'prompt,model,score,cost\na,m,1,0.1\nb"x,m,1,0.1\n')], { row: 2, message: /malformed CSV \(line 3\): Invalid Opening Quote/ });
+    await expectFails([await file("q2.csv", 'prompt,model,score,cost\na,m,1,0.1\n"b,m,1,0.1\n')], { row: 2, message: /malformed CSV.*Quote Not Closed/ });
+  });
+
   it("a missing sample_id", async () => {
     const f = await file("noid.csv", csv(ROW("x.1", "1", "0"), ROW("", "1", "0")));
     await expectFails([f], { row: 2, field: "sample_id", message: /missing value/ });

@@ -13,9 +13,11 @@ import type { RecordSource, SourceRow } from "./source.js";
 
 function csvErrorToInput(err: unknown, file: string, nextRow: number): InputError {
   if (err instanceof InputError) return err;
-  const e = err as Error & { code?: string; lines?: number };
+  const e = err as Error & { code?: string; lines?: number; records?: number };
   const line = e.lines !== undefined ? ` (line ${e.lines})` : "";
-  return new InputError(`malformed CSV${line}: ${e.message}`, { file, row: nextRow });
+  // csv-parse counts the header among its records, so the failing data row is `records`.
+  const row = typeof e.records === "number" ? e.records : nextRow;
+  return new InputError(`malformed CSV${line}: ${e.message}`, { file, row });
 }
 
 export async function openCsv(file: string, onProgress?: ProgressFn): Promise<RecordSource> {
