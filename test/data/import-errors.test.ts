@@ -154,6 +154,8 @@ describe("every import error names the file, the row and the field", () => {
     const list = new Uint8Array([0x80, 0x02, 0x5d, 0x71, 0x00, 0x4b, 0x01, 0x61, 0x2e]);
     const e2 = await expectFails([await file("list.pkl", list)], { message: /not a pandas DataFrame.*to_parquet/ });
     expect(e2.message).toContain("pd.read_pickle");
+    const series = fileURLToPath(new URL("../fixtures/data/series.pkl", import.meta.url));
+    await expectFails([series], { message: /a pandas Series, not a DataFrame.*to_parquet/ });
     await expectFails([await file("x.pkl.gz", new Uint8Array([0x1f, 0x8b, 8, 0]))], { message: /gzip-compressed/ });
   });
 

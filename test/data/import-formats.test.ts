@@ -65,6 +65,7 @@ const WIDE: [string, ImportFormat][] = [
   ["wide-p3.pkl", "routerbench-pkl"],
   ["wide-p4.pkl", "routerbench-pkl"],
   ["wide-p5.pkl", "routerbench-pkl"],
+  ["wide-ext.pkl", "routerbench-pkl"], // categorical and string-dtype columns
 ];
 
 describe("RouterBench wide import, every container", () => {

@@ -6,10 +6,10 @@
  * (`_unpickle_block`, or the older `"0.14.1"` state) and the BlockManager that ties them to
  * the column names. Nothing in the file is ever executed.
  *
- * Verified on pickles that pandas 1.5.3 / numpy 1.24 write with protocols 2-5 (see
- * test/fixtures/data/make_fixtures.py). Columns stored as pandas extension arrays (e.g.
- * `string[pyarrow]`, pandas 3's default string dtype) are refused with a message that shows the
- * one-line conversion to Parquet.
+ * Verified on pickles that pandas 1.5.3 / numpy 1.24 write with protocols 2-5, including
+ * categorical and `string` (python storage) columns (see test/fixtures/data/make_fixtures.py).
+ * Other extension arrays (e.g. `string[pyarrow]`, which pandas 3 uses for strings by default,
+ * datetimes) are refused with a message that shows the one-line conversion to Parquet.
  */
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
@@ -169,6 +169,17 @@ function ndarray(v: unknown): NdArray {
     let values = decodeNumeric(bytesOf(buf), dt, product(shape));
     if (order === "F" && shape.length === 2) values = toCOrder(values, shape);
     return { shape, values };
+  }
+  // pandas' NDArrayBacked extension arrays (Categorical, StringArray): state = [dtype, ndarray, attrs].
+  if (isNode(v, "__pyx_unpickle_NDArrayBacked") && Array.isArray(v.state)) {
+    const [dtype, data] = v.state as [unknown, unknown];
+    const inner = ndarray(data);
+    if (isNode(dtype, "CategoricalDtype")) {
+      const categories = indexValues(get(dtype.state, "categories"));
+      return { shape: inner.shape, values: Array.from(inner.values, (c) => (Number(c) < 0 ? null : categories[Number(c)])) };
+    }
+    if (isNode(dtype, "StringDtype")) return inner;
+    throw new Unsupported(`a column of dtype ${describe(dtype)}`);
   }
   // pandas' own NumPy-backed extension arrays keep their data in `_ndarray`.
   if (isNode(v) && get(v.state, "_ndarray") !== undefined) return ndarray(get(v.state, "_ndarray"));
