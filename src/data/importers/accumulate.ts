@@ -22,17 +22,17 @@ export interface Src {
   row: number;
 }
 
+/** One (prompt, model) outcome as read from a row; the accumulator keeps the object itself. */
 export interface CellIn {
   score: number;
   cost: number;
   inputTokens: number;
   outputTokens: number;
   response: string | null;
-}
-
-interface CellRec extends CellIn {
   src: Src;
 }
+
+type CellRec = CellIn;
 
 interface PromptRec {
   id: string;
@@ -161,17 +161,18 @@ export class Accumulator {
   }
 
   /** Records the outcome of model `m` on `rec`, merging with an outcome already recorded. */
-  cell(rec: PromptRec, m: number, c: CellIn, src: Src, fields: CellFields): "new" | "merged" {
+  cell(rec: PromptRec, m: number, c: CellIn, fields: CellFields): "new" | "merged" {
     const old = rec.cells[m];
+    const src = c.src;
     if (!old) {
-      rec.cells[m] = { ...c, src };
+      rec.cells[m] = c;
       return "new";
     }
     const oldHas = !Number.isNaN(old.score);
     const newHas = !Number.isNaN(c.score);
     if (!oldHas && newHas) {
       if (!Number.isNaN(old.cost) || old.response !== null) this.replacedCells++;
-      rec.cells[m] = { ...c, src };
+      rec.cells[m] = c;
       return "merged";
     }
     if (oldHas && !newHas) {

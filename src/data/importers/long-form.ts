@@ -123,7 +123,7 @@ export async function ingestLong(
     const evalName = evalCol ? textCell(values[evalCol]) : null;
     const response = has("response") ? textCell(values.response) : null;
     const rec = acc.prompt(id, [text], evalName || null, dataset || null, { file, row }, promptFields);
-    const r = acc.cell(rec, acc.model(model), { score, cost, inputTokens: inTok, outputTokens: outTok, response }, { file, row }, fields);
+    const r = acc.cell(rec, acc.model(model), { score, cost, inputTokens: inTok, outputTokens: outTok, response, src: { file, row } }, fields);
     if (r === "merged") acc.mergedDuplicates++;
   }
   return { rows };

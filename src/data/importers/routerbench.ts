@@ -95,7 +95,8 @@ export async function ingestWide(src: RecordSource, acc: Accumulator): Promise<I
     const parts = unwrapListCell(values.prompt, file, row, "prompt");
     if (parts === null) throw new InputError("missing value", { file, row, field: "prompt" });
     const duplicate = acc.has(id);
-    const rec = acc.prompt(id, parts, evalName, null, { file, row }, promptFields);
+    const src = { file, row };
+    const rec = acc.prompt(id, parts, evalName, null, src, promptFields);
     if (duplicate) acc.mergedDuplicates++;
     for (let k = 0; k < models.length; k++) {
       const m = models[k];
@@ -110,7 +111,7 @@ export async function ingestWide(src: RecordSource, acc: Accumulator): Promise<I
         const p = unwrapListCell(values[`${m}${RESPONSE}`], file, row, `${m}${RESPONSE}`);
         response = p === null ? null : p.join("\n\n");
       }
-      acc.cell(rec, idx[k], { score, cost, inputTokens: NaN, outputTokens: NaN, response }, { file, row }, cellFields[k]);
+      acc.cell(rec, idx[k], { score, cost, inputTokens: NaN, outputTokens: NaN, response, src }, cellFields[k]);
     }
   }
   return { rows };
