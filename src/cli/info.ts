@@ -33,10 +33,13 @@ export function register(program: Command): void {
       out.push(
         formatTable(
           ["dataset", "prompts", "evals"],
-          info.datasets.map((d) => [d.name, d.prompts, d.evals.length === 1 && d.evals[0] === d.name ? "-" : `${d.evals.length}: ${d.evals.slice(0, 4).join(", ")}${d.evals.length > 4 ? ", ..." : ""}`]),
+          info.datasets.map((d) => [d.name, d.prompts, d.evals.length]),
         ),
         "",
       );
+      const grouped = info.datasets.filter((d) => d.evals.length > 1);
+      for (const d of grouped) out.push(`${d.name} evals: ${d.evals.join(", ")}`);
+      if (grouped.length) out.push("");
       out.push(
         formatTable(
           ["model", "mean score", "mean $/query", "oracle share", "missing"],
