@@ -11,7 +11,7 @@ export const DEFAULT_EMBEDDER_SPEC = "use-lite";
 export interface EmbedderOptions {
   /** Local model files for hf: models (else $ROUTEKIT_MODEL_DIR; else the hub). */
   modelDir?: string;
-  /** Threads for use-lite (default: all cores). */
+  /** Threads: use-lite worker threads, hf onnxruntime intra-op threads (default: all cores). */
   threads?: number;
 }
 
@@ -53,5 +53,5 @@ export async function createEmbedder(spec: string = DEFAULT_EMBEDDER_SPEC, opts:
     return e;
   }
   const { createHfEmbedder } = await import("./hf.js");
-  return createHfEmbedder(p.model, { modelDir: opts.modelDir });
+  return createHfEmbedder(p.model, { modelDir: opts.modelDir, threads: opts.threads });
 }

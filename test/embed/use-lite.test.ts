@@ -5,7 +5,7 @@ import { createEmbedder } from "../../src/embed/registry.js";
 import { checkContract, cosine, SAMPLE } from "./contract.js";
 
 // The real model is slow: a handful of short texts, one in-process and one worker-pool embedder.
-describe("use-lite embedder", () => {
+describe("use-lite embedder", { timeout: 180_000 }, () => {
   it("keeps the Embedder contract in-process (512 dims, unit rows, deterministic, order-free)", async () => {
     const e = await createEmbedder("use-lite", { threads: 1 });
     try {
