@@ -6,3 +6,5 @@ import { importBench } from "./import.js";
 benches.push(importBench);
 import { embedBench } from "./embed.js";
 benches.push(embedBench);
+import { evaluateBench } from "./evaluate.js";
+benches.push(evaluateBench);

@@ -123,7 +123,7 @@ export function bootstrapAiq(input: BootstrapInput, opts: BootstrapOptions): Boo
   const maxPoints = Math.max(m, ...input.curves.map((d) => d.stepEnd.length + 1));
   const px = new Float64Array(maxPoints);
   const py = new Float64Array(maxPoints);
-  const order: number[] = [];
+  const order = new Int32Array(maxPoints);
   // Each curve's hull is kept until AIQ can be taken: the parity mode's cMax depends on all of them.
   const hulls = [...input.curves.map((d) => ({ c: new Float64Array(d.stepEnd.length + 1), q: new Float64Array(d.stepEnd.length + 1), h: 0 })), { c: new Float64Array(m), q: new Float64Array(m), h: 0 }];
   const draws = input.curves.map(() => new Array<number>(B));

@@ -13,14 +13,12 @@ export interface CostQuality {
 /**
  * Hull of `len` points given as parallel arrays; writes the hull into outCost/outQuality and
  * returns its length. Typed-array form so the bootstrap can run it thousands of times without
- * allocating objects. `order` is scratch of at least `len` entries.
+ * allocating objects (typed arrays only: one element kind keeps V8's loops monomorphic).
+ * `order` is scratch of at least `len` entries.
  */
-export function hullInto(cost: ArrayLike<number>, quality: ArrayLike<number>, len: number, order: number[], outCost: Float64Array, outQuality: Float64Array): number {
+export function hullInto(cost: Float64Array, quality: Float64Array, len: number, order: Int32Array, outCost: Float64Array, outQuality: Float64Array): number {
   if (len === 0) return 0;
-  order.length = len;
-  for (let i = 0; i < len; i++) order[i] = i;
-  // Curves arrive nearly sorted by cost (cost grows with lambda), which TimSort exploits.
-  order.sort((a, b) => cost[a] - cost[b] || quality[b] - quality[a]);
+  sortByCost(cost, quality, len, order);
   let h = 0;
   let lastCost = NaN;
   for (let k = 0; k < len; k++) {
@@ -50,6 +48,35 @@ export function hullInto(cost: ArrayLike<number>, quality: ArrayLike<number>, le
   return top + 1;
 }
 
+const before = (cost: Float64Array, quality: Float64Array, a: number, b: number) => cost[a] < cost[b] || (cost[a] === cost[b] && quality[a] > quality[b]);
+
+/**
+ * Fill order[0..len) with point indices sorted by cost, then quality descending. A curve comes
+ * nearly sorted (realised cost mostly grows with lambda), so insertion sort is about linear
+ * and allocation-free, which matters in the bootstrap's hot loop; past a move budget it gives
+ * up and falls back to an O(n log n) sort, so adversarial orders stay O(n log n).
+ */
+export function sortByCost(cost: Float64Array, quality: Float64Array, len: number, order: Int32Array): void {
+  for (let i = 0; i < len; i++) order[i] = i;
+  let moves = 0;
+  const budget = 4 * len + 64;
+  for (let i = 1; i < len; i++) {
+    const v = order[i];
+    let j = i - 1;
+    while (j >= 0 && before(cost, quality, v, order[j])) {
+      order[j + 1] = order[j];
+      j--;
+    }
+    moves += i - 1 - j;
+    order[j + 1] = v;
+    if (moves > budget) {
+      const sorted = Array.from({ length: len }, (_, k) => k).sort((a, b) => cost[a] - cost[b] || quality[b] - quality[a]);
+      for (let k = 0; k < len; k++) order[k] = sorted[k];
+      return;
+    }
+  }
+}
+
 /** NDCH in O(n log n); one or two points, equal costs and collinear points all handled. */
 export function nonDecreasingHull(points: readonly CostQuality[]): CostQuality[] {
   for (const p of points) {
@@ -59,10 +86,10 @@ export function nonDecreasingHull(points: readonly CostQuality[]): CostQuality[]
   const hc = new Float64Array(n);
   const hq = new Float64Array(n);
   const h = hullInto(
-    points.map((p) => p.cost),
-    points.map((p) => p.quality),
+    Float64Array.from(points, (p) => p.cost),
+    Float64Array.from(points, (p) => p.quality),
     n,
-    [],
+    new Int32Array(n),
     hc,
     hq,
   );

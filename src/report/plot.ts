@@ -166,7 +166,8 @@ export function renderPlotSvg(split: SplitEntry, opts: PlotOptions = {}): string
     kept.forEach((p, k) => {
       if (k > 0) {
         const a = kept[k - 1];
-        for (let t = 1; t < 24; t++) outPts.push({ cost: a.cost + ((p.cost - a.cost) * t) / 24, quality: a.quality + ((p.quality - a.quality) * t) / 24 });
+        const steps = Math.min(64, Math.ceil(Math.hypot(sx(p.cost) - sx(a.cost), sy(p.quality) - sy(a.quality)) / 4));
+        for (let t = 1; t < steps; t++) outPts.push({ cost: a.cost + ((p.cost - a.cost) * t) / steps, quality: a.quality + ((p.quality - a.quality) * t) / steps });
       }
       outPts.push(p);
     });
@@ -213,14 +214,31 @@ export function renderPlotSvg(split: SplitEntry, opts: PlotOptions = {}): string
     if (inside(p.cost, p.quality)) markers.push({ x: sx(p.cost), y: sy(p.quality), label: "Oracle", kind: "oracle" });
   }
   for (const m of markers) taken.push({ x: m.x - 5, y: m.y - 5, w: 10, h: 10 });
+  // Lines go into a coarse occupancy grid (curves can have thousands of vertices; labels are few).
+  const CELL = 4;
+  const gw = Math.ceil(W / CELL);
+  const gh = Math.ceil(H / CELL);
+  const grid = new Uint8Array(gw * gh);
+  const mark = (x: number, y: number) => {
+    const cx = Math.floor(x / CELL);
+    const cy = Math.floor(y / CELL);
+    if (cx >= 0 && cx < gw && cy >= 0 && cy < gh) grid[cy * gw + cx] = 1;
+  };
   for (const line of lines) {
     for (let k = 1; k < line.length; k++) {
       const a = line[k - 1];
       const b = line[k];
-      const steps = Math.max(1, Math.ceil(Math.hypot(b.x - a.x, b.y - a.y) / 5));
-      for (let t = 0; t <= steps; t++) taken.push({ x: a.x + ((b.x - a.x) * t) / steps - 2, y: a.y + ((b.y - a.y) * t) / steps - 2, w: 4, h: 4 });
+      const steps = Math.max(1, Math.ceil(Math.hypot(b.x - a.x, b.y - a.y) / (CELL / 2)));
+      for (let t = 0; t <= steps; t++) mark(a.x + ((b.x - a.x) * t) / steps, a.y + ((b.y - a.y) * t) / steps);
     }
   }
+  const onLine = (b: Box) => {
+    for (let cy = Math.max(0, Math.floor(b.y / CELL)); cy <= Math.min(gh - 1, Math.floor((b.y + b.h) / CELL)); cy++) {
+      for (let cx = Math.max(0, Math.floor(b.x / CELL)); cx <= Math.min(gw - 1, Math.floor((b.x + b.w) / CELL)); cx++) if (grid[cy * gw + cx]) return true;
+    }
+    return false;
+  };
+  const clashes = (b: Box) => taken.filter((t) => overlaps(t, b)).length + (onLine(b) ? 1 : 0);
   const size = 11;
   const placed: string[] = [];
   // Leftmost markers first: their labels have the fewest free sides near the axis.
@@ -245,9 +263,20 @@ export function renderPlotSvg(split: SplitEntry, opts: PlotOptions = {}): string
     }
     const boxOf = (c: (typeof cands)[number]): Box => ({ x: c.anchor === "start" ? m.x + c.dx : c.anchor === "end" ? m.x + c.dx - w : m.x - w / 2, y: m.y + c.dy - size, w, h });
     const fits = (b: Box) => b.x >= margin.left + 2 && b.x + b.w <= margin.left + pw - 2 && b.y >= margin.top + 2 && b.y + b.h <= margin.top + ph - 2;
-    let best = cands.find((c) => fits(boxOf(c)) && !taken.some((t) => overlaps(t, boxOf(c))));
-    // Nowhere free: the in-bounds spot with the fewest overlaps.
-    best ??= cands.filter((c) => fits(boxOf(c))).sort((a, b) => taken.filter((t) => overlaps(t, boxOf(a))).length - taken.filter((t) => overlaps(t, boxOf(b))).length)[0] ?? cands[0];
+    let best = cands.find((c) => fits(boxOf(c)) && !onLine(boxOf(c)) && !taken.some((t) => overlaps(t, boxOf(c))));
+    // Nowhere free: the in-bounds spot with the fewest clashes (first such in preference order).
+    if (!best) {
+      let fewest = Infinity;
+      for (const c of cands) {
+        if (!fits(boxOf(c))) continue;
+        const k = clashes(boxOf(c));
+        if (k < fewest) {
+          fewest = k;
+          best = c;
+        }
+      }
+    }
+    best ??= cands[0];
     const box = boxOf(best);
     taken.push(box);
     const color = m.kind === "oracle" ? "#000" : "#333";
