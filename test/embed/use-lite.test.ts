@@ -6,8 +6,21 @@ import { checkContract, cosine, SAMPLE } from "./contract.js";
 
 // The real model is slow: a handful of short texts, one in-process and one worker-pool embedder.
 describe("use-lite embedder", { timeout: 180_000 }, () => {
-  it("keeps the Embedder contract in-process (512 dims, unit rows, deterministic, order-free)", async () => {
-    const e = await createEmbedder("use-lite", { threads: 1 });
+  it("keeps the Embedder contract in-process (512 dims, unit rows, deterministic, order-free), fetching nothing", async () => {
+    // The weights come from the installed package: any network request here is a bug.
+    const fetched: string[] = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (async (url: string | URL | Request) => {
+      fetched.push(String(url));
+      throw new Error("network disabled in this test");
+    }) as typeof fetch;
+    let e;
+    try {
+      e = await createEmbedder("use-lite", { threads: 1 });
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    expect(fetched).toEqual([]);
     try {
       expect(e.dimension).toBe(512);
       expect(e.id).toMatch(/^use-lite@\d+\.\d+\.\d+$/);
