@@ -1,0 +1,79 @@
+import type { Command } from "commander";
+import { join, relative } from "node:path";
+import { loadExperiment } from "../experiments/config.js";
+import { runExperiment } from "../experiments/run.js";
+import { reportOrder } from "../report/markdown.js";
+import { splitEntry } from "../report/results.js";
+import { defaultCacheDir } from "../embed/index.js";
+import { progressReporter } from "../util/progress.js";
+import { formatTable, printJson } from "./output.js";
+
+const fmt = (v: number | null) => (v === null ? "-" : v.toFixed(4));
+
+export function register(program: Command): void {
+  program
+    .command("run")
+    .description(
+      "Run an experiment config (YAML or JSON) end to end: load or import the data, embed the prompts, train every router on each split\n" +
+        "(grids chosen on validation rows), evaluate on the test rows, and write the routers, results.json, report.md and plots.\n" +
+        "The resolved config and library versions are saved next to the results, so a rerun reproduces results.json byte for byte.",
+    )
+    .argument("<config>", "experiment config, e.g. experiments/default.yaml")
+    .option("--out <dir>", "output directory (default: the config's `output`, else runs/<name>)")
+    .option("--cache-dir <dir>", `embedding cache (default: $ROUTEKIT_CACHE_DIR or ${defaultCacheDir()})`)
+    .option("--json", "print the summary as JSON")
+    .option("--quiet", "no progress output")
+    .action(async (file: string, o: { out?: string; cacheDir?: string; json?: boolean; quiet?: boolean }) => {
+      const cfg = await loadExperiment(file);
+      const started = Date.now();
+      const log = (line: string) => {
+        if (!o.quiet) process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
+      };
+      const res = await runExperiment(cfg, {
+        outDir: o.out,
+        cacheDir: o.cacheDir,
+        log,
+        progress: (title) => progressReporter(title, { quiet: o.quiet }),
+      });
+      const summary = res.splits.map((s) => {
+        const entry = splitEntry(s.dataset, s.kind === "in-distribution" ? s.kind : s.name, s.result);
+        return {
+          split: s.name,
+          dataset: s.dataset,
+          test: s.test,
+          rows: reportOrder(entry).map((r) => ({
+            name: r.name,
+            role: r.role,
+            aiq: r.aiq,
+            aiqInterval: r.aiqInterval,
+            diffToZero: r.diffToZero,
+            diffInterval: r.diffInterval,
+            beatsZero: r.beatsZero,
+          })),
+        };
+      });
+      if (o.json) {
+        printJson({ outDir: res.outDir, files: res.files, seconds: (Date.now() - started) / 1000, splits: summary });
+        return;
+      }
+      for (const s of summary) {
+        process.stdout.write(`\n${s.split} (${s.test} test prompts)\n`);
+        process.stdout.write(
+          `${formatTable(
+            ["router", "AIQ", "95% interval", "AIQ - Zero", "95% interval", "beats Zero"],
+            s.rows.map((r) => [
+              r.name,
+              fmt(r.aiq),
+              r.aiqInterval ? `[${fmt(r.aiqInterval[0])}, ${fmt(r.aiqInterval[1])}]` : "-",
+              r.diffToZero === null ? "-" : (r.diffToZero >= 0 ? "+" : "") + r.diffToZero.toFixed(4),
+              r.diffInterval ? `[${fmt(r.diffInterval[0])}, ${fmt(r.diffInterval[1])}]` : "-",
+              r.beatsZero === null ? "-" : r.beatsZero ? "yes" : "no",
+            ]),
+          )}\n`,
+        );
+      }
+      const rel = (p: string) => relative(process.cwd(), join(res.outDir, p)) || ".";
+      process.stdout.write(`\nReport: ${rel("report.md")}\nResults: ${rel("results.json")}\nPlots: ${res.files.filter((f) => f.endsWith(".png")).map(rel).join(", ")}\n`);
+      process.stdout.write(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
+    });
+}

@@ -1,0 +1,216 @@
+/**
+ * `routekit run`: one experiment config, end to end: data -> embeddings -> per split: train
+ * every router (hyperparameters on validation only) -> save it -> evaluate on test -> report.
+ * The whole output directory is built in a staging place and moved into position at the end,
+ * so a failed or interrupted run never leaves a half-written report over a good one.
+ */
+import { readFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { readOutcomeTable } from "../data/arrow-io.js";
+import { importFiles, type ImportFormat } from "../data/importers/index.js";
+import { makeSplits, type Split } from "../data/splits.js";
+import { completeRows, selectModels, selectRows, type OutcomeTable } from "../data/table.js";
+import { selectEmbeddingRows, type EmbeddingMatrix } from "../embed/embedder.js";
+import { embedTable } from "../embed/index.js";
+import { evaluateSplit, type RouterUnderTest, type SplitResult } from "../evaluate/evaluate.js";
+import { getRouterFactory } from "../routers/registry.js";
+import { makeResults, splitEntry, writeReport } from "../report/index.js";
+import { saveRouter } from "../routers/artifact.js";
+import { trainRouter } from "../routers/train.js";
+import type { TrainingSet } from "../routers/router.js";
+import { writeDirAtomic, writeFileAtomic } from "../util/atomic.js";
+import { InputError } from "../util/errors.js";
+import type { ProgressFn } from "../util/progress.js";
+import { experimentToYaml, routerLabel, type ExperimentConfig, type RouterEntry, type SplitConfig } from "./config.js";
+import { versions } from "./versions.js";
+
+export interface RunHooks {
+  /** One line per stage ("embedding 2000 prompts", "training knn on arc-challenge"). */
+  log?: (line: string) => void;
+  /** A progress callback for a long stage. */
+  progress?: (title: string) => { update: ProgressFn; stop: () => void };
+}
+
+export interface RunOptions extends RunHooks {
+  /** Overrides the config's `output` (default runs/<name>). */
+  outDir?: string;
+  cacheDir?: string;
+}
+
+export interface SplitRun {
+  /** e.g. "arc-challenge" (in-distribution) or "ood:arc-challenge". */
+  name: string;
+  dataset: string;
+  kind: SplitConfig["kind"];
+  train: number;
+  validation: number;
+  test: number;
+  result: SplitResult;
+}
+
+export interface RunResult {
+  outDir: string;
+  splits: SplitRun[];
+  /** Paths written, relative to outDir. */
+  files: string[];
+}
+
+/** The router spec string trainRouter takes, from a config entry's fixed params and grid. */
+export function specOf(r: RouterEntry): string {
+  const parts = [
+    ...Object.entries(r.params).map(([k, v]) => `${k}=${v}`),
+    ...Object.entries(r.grid).map(([k, vs]) => `${k}=${vs.join("|")}`),
+  ];
+  return parts.length ? `${r.type}:${parts.join(",")}` : r.type;
+}
+
+async function loadData(cfg: ExperimentConfig, log: (s: string) => void): Promise<OutcomeTable> {
+  let table: OutcomeTable;
+  if (cfg.data.table !== undefined) {
+    table = await readOutcomeTable(cfg.data.table);
+  } else {
+    const imp = cfg.data.import!;
+    const prices = imp.prices ? await readPrices(imp.prices) : undefined;
+    const { table: t, report } = await importFiles(imp.files, { format: imp.format as ImportFormat | undefined, prices });
+    log(`imported ${report.prompts} prompts x ${report.models.length} models from ${imp.files.length} file(s)`);
+    table = t;
+  }
+  if (cfg.data.datasets) {
+    const known = new Set(table.datasets);
+    const missing = cfg.data.datasets.filter((d) => !known.has(d));
+    if (missing.length) throw new InputError(`unknown dataset(s) ${missing.join(", ")}; the table has ${[...known].join(", ")}`, { field: "data.datasets" });
+    const want = new Set(cfg.data.datasets);
+    table = selectRows(table, table.datasets.flatMap((d, i) => (want.has(d) ? [i] : [])));
+  }
+  if (cfg.data.models) table = selectModels(table, cfg.data.models);
+  const complete = completeRows(table);
+  if (complete.length < table.ids.length) {
+    log(`left out ${table.ids.length - complete.length} prompt(s) with a missing score or cost`);
+    table = selectRows(table, complete);
+  }
+  return table;
+}
+
+async function readPrices(file: string): Promise<Record<string, { input: number; output: number }>> {
+  try {
+    return JSON.parse(await readFile(file, "utf8"));
+  } catch (err) {
+    throw new InputError(`cannot read prices: ${(err as Error).message}`, { file });
+  }
+}
+
+function part(t: OutcomeTable, emb: EmbeddingMatrix | null, rows: number[]): TrainingSet {
+  return { table: selectRows(t, rows), embeddings: emb ? selectEmbeddingRows(emb, rows) : null };
+}
+
+export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}): Promise<RunResult> {
+  const log = opts.log ?? (() => {});
+  const progress = opts.progress ?? (() => ({ update: () => {}, stop: () => {} }));
+  const outDir = opts.outDir ?? cfg.output ?? join("runs", cfg.name);
+  const started = Date.now();
+
+  const table = await loadData(cfg, log);
+  log(`data: ${table.ids.length} prompts x ${table.models.length} models, datasets ${[...new Set(table.datasets)].join(", ")}`);
+
+  // Fail on an unknown router type or bad parameter now, not after minutes of embedding.
+  const probes = cfg.routers.map((r) => getRouterFactory(r.type).create(table.models, { ...r.params }));
+  const needsEmbeddings = probes.some((r) => r.needsEmbeddings);
+
+  let embeddings: EmbeddingMatrix | null = null;
+  let prefixes: Record<string, string> = {};
+  const prep = cfg.embedder.preparation;
+  if (needsEmbeddings) {
+    log(`embedding ${table.ids.length} prompts with ${cfg.embedder.spec}`);
+    const bar = progress("embed");
+    try {
+      const { matrix, stats, prefixes: stripped } = await embedTable(table, {
+        spec: cfg.embedder.spec,
+        preparation: prep,
+        cacheDir: opts.cacheDir,
+        threads: cfg.embedder.threads,
+        onProgress: bar.update,
+      });
+      embeddings = matrix;
+      prefixes = stripped;
+      log(`embeddings: ${stats.cacheHits} from cache, ${stats.computed} computed in ${stats.seconds.toFixed(1)} s`);
+    } finally {
+      bar.stop();
+    }
+  }
+  const embedderMeta = embeddings ? { id: embeddings.embedderId, spec: cfg.embedder.spec, preparation: prep } : null;
+
+  const splits: { cfg: SplitConfig; split: Split }[] = cfg.splits.flatMap((s) =>
+    makeSplits(table, { ...s, seed: cfg.seed }).map((split) => ({ cfg: s, split })),
+  );
+
+  const runs: SplitRun[] = [];
+  const files: string[] = [];
+  await writeDirAtomic(outDir, async (staging) => {
+    for (const { cfg: splitCfg, split } of splits) {
+      const train = part(table, embeddings, split.train);
+      const validation = part(table, embeddings, split.validation);
+      const test = part(table, embeddings, split.test);
+      const underTest: RouterUnderTest[] = [];
+      for (const entry of cfg.routers) {
+        const label = routerLabel(entry);
+        log(`training ${label} on ${split.name} (${split.train.length} train, ${split.validation.length} validation)`);
+        const bar = progress(`train ${label}`);
+        let trained;
+        try {
+          trained = await trainRouter(train, validation, { spec: specOf(entry), seed: cfg.seed, onProgress: bar.update });
+        } finally {
+          bar.stop();
+        }
+        underTest.push({ name: label, router: trained.router });
+        if (getRouterFactory(entry.type).save) {
+          const rel = join("routers", split.name.replace(/[^A-Za-z0-9._-]/g, "_"), label);
+          await saveRouter(trained.router, join(staging, rel), {
+            embedder: embedderMeta,
+            split: { ...splitCfg, seed: cfg.seed, name: split.name, dataset: split.dataset },
+            seed: cfg.seed,
+            fit: trained.report,
+            prefixes,
+          });
+          files.push(rel);
+        }
+      }
+      log(`evaluating ${underTest.length} router(s) on ${split.name} (${split.test.length} test prompts)`);
+      const bar = progress(`evaluate ${split.name}`);
+      let result: SplitResult;
+      try {
+        result = await evaluateSplit(test, underTest, {
+          seed: cfg.seed,
+          bootstrap: cfg.evaluation.bootstrap,
+          lambdas: cfg.evaluation.lambdas,
+          aiq: cfg.evaluation.aiq,
+          onProgress: bar.update,
+        });
+      } finally {
+        bar.stop();
+      }
+      for (const u of underTest) (u.router as { dispose?: () => void }).dispose?.();
+      runs.push({
+        name: split.name,
+        dataset: split.dataset,
+        kind: splitCfg.kind,
+        train: split.train.length,
+        validation: split.validation.length,
+        test: split.test.length,
+        result,
+      });
+    }
+    const results = makeResults(
+      // Same split labels as `routekit eval`: the kind in-distribution, the split name out of it.
+      runs.map((r) => splitEntry(r.dataset, r.kind === "in-distribution" ? r.kind : r.name, r.result)),
+      cfg as unknown as Record<string, unknown>,
+      await versions(),
+    );
+    const written = await writeReport(staging, results, { logCost: cfg.evaluation.logCost, title: `routekit: ${cfg.name}` });
+    for (const p of [written.results, written.report, ...written.plots.flatMap((x) => [x.svg, x.png])]) files.push(relative(staging, p));
+    await writeFileAtomic(join(staging, "config.resolved.yaml"), experimentToYaml(cfg));
+    // Timings and versions live apart from results.json, which must be byte-identical on a rerun.
+    await writeFileAtomic(join(staging, "run.json"), `${JSON.stringify({ config: cfg.name, seconds: (Date.now() - started) / 1000, versions: await versions() }, null, 2)}\n`);
+    files.push("config.resolved.yaml", "run.json");
+  });
+  return { outDir, splits: runs, files };
+}

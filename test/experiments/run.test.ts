@@ -1,0 +1,128 @@
+import { describe, expect, it, beforeAll } from "vitest";
+import { mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { synthesize } from "../../src/data/synth/index.js";
+import { writeOutcomeTable } from "../../src/data/arrow-io.js";
+import { parseExperiment } from "../../src/experiments/config.js";
+import { runExperiment, specOf } from "../../src/experiments/run.js";
+import { loadRouter } from "../../src/routers/artifact.js";
+import { readResults } from "../../src/report/results.js";
+import { runCli } from "../helpers/cli.js";
+
+let dir: string;
+let tablePath: string;
+
+// Small enough to be quick, with the hash embedder and few bootstrap resamples; three datasets.
+const configText = (table: string, extra = "") => `
+name: tiny
+seed: 7
+data:
+  table: ${table}
+  datasets: [mmlu, hellaswag, grade-school-math]
+  models: [gpt-4-1106-preview, gpt-3.5-turbo-1106, mistralai/mixtral-8x7b-chat, mistralai/mistral-7b-chat]
+splits:
+  - kind: in-distribution
+  - kind: out-of-distribution
+embedder:
+  spec: hash:128
+routers:
+  - type: knn
+    grid:
+      k: [3, 9]
+  - type: linear
+  - name: mlp-small
+    type: mlp
+    params:
+      hidden: "8"
+      epochs: 5
+  - type: cascade
+    params:
+      epsilon: 0.1
+evaluation:
+  bootstrap: 50
+${extra}`;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "rk-run-"));
+  tablePath = join(dir, "t.arrow");
+  await writeOutcomeTable(tablePath, synthesize({ prompts: 500, seed: 3 }));
+});
+
+describe("routekit run", () => {
+  it("turns config entries into router specs", () => {
+    const cfg = parseExperiment(configText("t.arrow"), "c.yaml");
+    expect(cfg.routers.map(specOf)).toEqual(["knn:k=3|9", "linear", "mlp:hidden=8,epochs=5", "cascade:epsilon=0.1"]);
+  });
+
+  it("runs a config end to end; a rerun reproduces results.json byte for byte", async () => {
+    const cfg = parseExperiment(configText(tablePath), "c.yaml");
+    const cache = join(dir, "cache");
+    const a = await runExperiment(cfg, { outDir: join(dir, "a"), cacheDir: cache });
+    const b = await runExperiment(cfg, { outDir: join(dir, "b"), cacheDir: cache });
+    const ra = await readFile(join(dir, "a", "results.json"), "utf8");
+    expect(await readFile(join(dir, "b", "results.json"), "utf8")).toBe(ra);
+
+    // 3 in-distribution + 3 out-of-distribution splits, each with every router and the baselines
+    expect(a.splits.map((s) => s.name).sort()).toEqual(["grade-school-math", "hellaswag", "mmlu", "ood:grade-school-math", "ood:hellaswag", "ood:mmlu"]);
+    const results = await readResults(join(dir, "a", "results.json"));
+    for (const split of results.splits) {
+      const names = split.routers.map((r) => r.name);
+      expect(names).toEqual(expect.arrayContaining(["knn", "linear", "mlp-small", "cascade", "Zero router", "Oracle"]));
+    }
+    // OOD: trained without the held-out dataset, tested only on it
+    const ood = a.splits.find((s) => s.name === "ood:mmlu")!;
+    expect(ood.test).toBe(cfgRows("mmlu"));
+
+    // report, plots, resolved config and versions sit next to the results
+    const files = await readdir(join(dir, "a"));
+    expect(files).toEqual(expect.arrayContaining(["results.json", "report.md", "plots", "routers", "config.resolved.yaml", "run.json"]));
+    expect(parseExperiment(await readFile(join(dir, "a", "config.resolved.yaml"), "utf8"), "resolved.yaml")).toEqual(cfg);
+    expect((await readdir(join(dir, "a", "plots"))).filter((f) => f.endsWith(".png"))).toHaveLength(6);
+    expect(b.files).toEqual(a.files);
+
+    // the saved routers load in isolation and record the split and embedder they were made with
+    const { manifest } = await loadRouter(join(dir, "a", "routers", "mmlu", "knn"));
+    expect(manifest.embedder?.spec).toBe("hash:128");
+    expect(manifest.split).toMatchObject({ kind: "in-distribution", dataset: "mmlu", seed: 7 });
+    expect([3, 9]).toContain(manifest.params.k);
+  });
+
+  it("a failing run leaves the previous output untouched and no staging directory behind", async () => {
+    const out = join(dir, "keep");
+    await writeFile(join(dir, "marker"), "");
+    const good = parseExperiment(configText(tablePath), "c.yaml");
+    await runExperiment({ ...good, splits: [good.splits[0]], routers: [good.routers[1]] }, { outDir: out, cacheDir: join(dir, "cache") });
+    const before = await readFile(join(out, "results.json"), "utf8");
+    // k=0 passes the config schema and fails only inside training, mid-run
+    const bad = parseExperiment(configText(tablePath).replace("k: [3, 9]", "k: [0]"), "bad.yaml");
+    await expect(runExperiment(bad, { outDir: out, cacheDir: join(dir, "cache") })).rejects.toThrow();
+    expect(await readFile(join(out, "results.json"), "utf8")).toBe(before);
+    expect((await readdir(dir)).filter((f) => f.includes(".tmp-"))).toEqual([]);
+  });
+
+  it("the CLI prints the table and where the report is, and fails in one line on a bad config", async () => {
+    const cfgPath = join(dir, "cli.yaml");
+    await writeFile(cfgPath, configText(tablePath).replace(/  - kind: out-of-distribution\n/, "").replace(/  - type: linear\n/, ""));
+    const ok = await runCli(["run", cfgPath, "--out", join(dir, "cli-out"), "--cache-dir", join(dir, "cache"), "--quiet"]);
+    expect(ok.stderr).toBe("");
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/mmlu \(\d+ test prompts\)/);
+    expect(ok.stdout).toMatch(/Zero router/);
+    expect(ok.stdout).toContain(`Report: ${relative(process.cwd(), join(dir, "cli-out", "report.md"))}`);
+    expect(existsSync(join(dir, "cli-out", "plots", "mmlu--in-distribution.png"))).toBe(true);
+
+    const badPath = join(dir, "bad.yaml");
+    await writeFile(badPath, "name: x\ndata: {table: t.arrow}\nrouters:\n  - type: knn\n    grid: {k: []}\n");
+    const bad = await runCli(["run", badPath]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    expect(bad.stderr).toMatch(/bad\.yaml, row 5, field "routers\[0\]\.grid\.k"/);
+  });
+});
+
+function cfgRows(dataset: string): number {
+  const t = synthesize({ prompts: 500, seed: 3 });
+  return t.datasets.filter((d) => d === dataset).length;
+}
