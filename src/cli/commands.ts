@@ -15,3 +15,5 @@ import { register as registerRoute } from "./route.js";
 commands.push(registerTrain, registerRoute);
 import { register as registerEval } from "./eval.js";
 commands.push(registerEval);
+import { register as registerRun } from "./run.js";
+commands.push(registerRun);
