@@ -2,6 +2,8 @@ import type { Bench } from "./types.js";
 
 /** Every benchmark, in the order `npm run bench` runs them. */
 export const benches: Bench[] = [];
+import { synthBench } from "./synth.js";
+benches.push(synthBench);
 import { importBench } from "./import.js";
 benches.push(importBench);
 import { embedBench } from "./embed.js";
