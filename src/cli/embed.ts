@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .option("--embedder <spec>", "use-lite | hash | hash:<dim> | hf:<model-id>", DEFAULT_EMBEDDER_SPEC)
     .option("--cache-dir <dir>", `embedding cache (default: $ROUTEKIT_CACHE_DIR or ${defaultCacheDir()})`)
     .option("--model-dir <dir>", "local files for hf: models, <dir>/<model-id>/ (default: $ROUTEKIT_MODEL_DIR; else the hub)")
-    .option("--threads <n>", "threads: use-lite worker threads, hf onnxruntime threads (default: all cores)")
+    .option("--threads <n>", "threads: use-lite worker threads (default: all cores, at most 8), hf onnxruntime threads")
     .option("--max-chars <n>", "keep at most this many characters of each prepared prompt (0 = all)", "0")
     .addOption(new Option("--keep <end>", "which end to keep when cutting to --max-chars").choices(["head", "tail"]).default("head"))
     .option("--no-strip-prefix", "keep the prefix shared by all prompts of an eval (stripped by default)")

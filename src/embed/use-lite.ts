@@ -16,8 +16,11 @@ import type { Embedder } from "./embedder.js";
 import { lengthOrderedBatches } from "./batching.js";
 import { USE_LITE_DIM, UseLiteModel, useLiteModelVersion, type TfBackendName } from "./use-lite-model.js";
 
+/** Default worker count: all cores, at most this many. */
+export const DEFAULT_MAX_THREADS = 8;
+
 export interface UseLiteOptions {
-  /** Worker threads (default: all cores). 1 runs the model in the calling thread. */
+  /** Worker threads (default: all cores, at most DEFAULT_MAX_THREADS). 1 runs the model in the calling thread. */
   threads?: number;
   /** Force a TensorFlow.js backend (default: tensorflow if installed, else wasm, else cpu). */
   backend?: TfBackendName;
@@ -167,7 +170,8 @@ export interface UseLiteEmbedder extends Embedder {
 }
 
 export function createUseLiteEmbedder(opts: UseLiteOptions = {}): UseLiteEmbedder {
-  const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
+  // Each worker holds its own model (~200 MB with the wasm heap): cap the default, not an explicit choice.
+  const threads = Math.max(1, Math.floor(opts.threads ?? Math.min(availableParallelism(), DEFAULT_MAX_THREADS)));
   const batchSize = opts.batchSize ?? 32;
   const batchChars = opts.batchChars ?? 32_000;
   const runner: Runner = threads === 1 ? inProcessRunner(opts.backend) : new WorkerRunner(threads, opts.backend);
