@@ -53,61 +53,64 @@ interface Activity {
   odd: string[];
 }
 
+// Per activity, titles[i], setups[i] and endings[i] describe one scene; `odd` are absurd endings.
 const ACTIVITIES: Activity[] = [
   {
     id: "cooking", skills: { commonsense: 1 }, mu: -0.8,
-    titles: ["Making a lemonade", "Preparing pasta", "Baking cookies", "Making a sandwich", "How to cook rice on the stove"],
-    actors: ["A woman", "A man", "A chef", "A young girl"],
-    setups: ["is standing in a kitchen behind a counter full of ingredients.", "cracks two eggs into a glass bowl and whisks them.", "pours water into a large pot and sets it on the stove.", "cuts a lemon in half on a wooden board."],
-    endings: ["stirs the mixture and pours it into a baking tray.", "adds salt to the boiling water and drops in the pasta.", "squeezes the lemon halves into a pitcher of water.", "spreads butter on two slices of bread."],
+    titles: ["Baking cookies", "Preparing pasta", "Making a lemonade", "Making a sandwich"],
+    actors: ["A woman", "A man", "A chef", "A young girl", "An old man", "A teenage boy", "A woman in an apron"],
+    setups: ["cracks two eggs into a glass bowl and whisks them.", "pours water into a large pot and sets it on the stove.", "cuts a lemon in half on a wooden board.", "lays two slices of bread on a plate."],
+    endings: ["stirs the mixture and pours it into a baking tray.", "adds salt to the boiling water and drops in the pasta.", "squeezes the lemon halves into a pitcher of water.", "spreads butter on the bread and adds a slice of cheese."],
     odd: ["throws the bowl across the room and starts to sing.", "puts the pot on their head and walks outside.", "paints the counter with the lemon juice.", "jumps into the sink and swims."],
   },
   {
     id: "sports", skills: { commonsense: 1 }, mu: -0.2,
-    titles: ["Playing tennis", "Skiing", "Shot put", "Playing beach volleyball", "Kayaking"],
-    actors: ["A man", "A group of teenagers", "An athlete", "A woman in a red jacket"],
-    setups: ["stands on a clay court bouncing a ball before serving.", "glides down a snowy slope and turns sharply.", "spins around in a circle holding a heavy ball at his neck.", "paddles a kayak through fast white water."],
-    endings: ["tosses the ball up and hits it over the net.", "stops at the bottom of the hill and lifts her goggles.", "releases the ball and it lands far down the field.", "steers around a rock and continues downstream."],
+    titles: ["Playing tennis", "Skiing", "Shot put", "Kayaking"],
+    actors: ["A man", "A teenager", "An athlete", "A woman in a red jacket", "A young boy", "A coach", "A girl in a helmet"],
+    setups: ["stands on a clay court bouncing a ball before serving.", "glides down a snowy slope and turns sharply.", "spins around in a circle holding a heavy ball at the neck.", "paddles a kayak through fast white water."],
+    endings: ["tosses the ball up and hits it over the net.", "stops at the bottom of the hill and lifts the goggles.", "releases the ball and it lands far down the field.", "steers around a rock and continues downstream."],
     odd: ["lies down on the court and begins reading a newspaper.", "takes off the skis and starts to eat them.", "hands the ball to a dog who rolls it away.", "climbs out of the river and paints the kayak."],
   },
   {
     id: "home-and-garden", skills: { commonsense: 1, reading: 0.3 }, mu: 0.4,
-    titles: ["How to unclog a drain", "How to repot a plant", "How to paint a wall", "How to clean a window", "How to hang a shelf"],
-    actors: ["You", "A man in overalls", "A homeowner", "The woman"],
+    titles: ["How to repot a plant", "How to unclog a drain", "How to paint a wall", "How to hang a shelf"],
+    actors: ["You"],
     setups: ["remove the plant gently from its old pot and loosen the roots.", "pour half a cup of baking soda down the drain.", "tape the edges of the wall and cover the floor with a sheet.", "mark the position of the brackets with a pencil and a level."],
     endings: ["place the plant in the new pot and fill it with fresh soil.", "follow it with a cup of vinegar and wait fifteen minutes.", "apply the first coat with a roller, working from top to bottom.", "drill pilot holes at the marks and screw in the brackets."],
     odd: ["plant the pot upside down on the roof of the car.", "pour the vinegar into the television.", "paint the sheet and hang it in the bedroom closet.", "throw the level out of the window and call a taxi."],
   },
   {
     id: "personal-care", skills: { commonsense: 1, social: 0.4 }, mu: 0.1,
-    titles: ["Braiding hair", "Applying makeup", "How to shave your face", "Brushing teeth", "How to tie a tie"],
-    actors: ["A girl", "A man", "A woman", "A stylist"],
-    setups: ["sits in front of a mirror and divides her hair into three sections.", "applies shaving cream evenly to his jaw.", "puts a small amount of foundation on a sponge.", "drapes the tie around his neck with the wide end longer."],
-    endings: ["crosses the sections over one another down to the ends.", "shaves slowly in the direction of the hair growth.", "blends the foundation outward from the centre of her face.", "crosses the wide end over the narrow end and loops it through."],
+    titles: ["Braiding hair", "How to shave your face", "Applying makeup", "How to tie a tie"],
+    actors: ["A girl", "A man", "A woman", "A stylist", "A young man", "A teenage girl", "An older woman"],
+    setups: ["sits in front of a mirror and divides the hair into three sections.", "applies shaving cream evenly to the jaw.", "puts a small amount of foundation on a sponge.", "drapes the tie around the neck with the wide end longer."],
+    endings: ["crosses the sections over one another down to the ends.", "shaves slowly in the direction of the hair growth.", "blends the foundation outward from the centre of the face.", "crosses the wide end over the narrow end and loops it through."],
     odd: ["cuts the mirror in half with the scissors.", "eats the shaving cream and laughs at the camera.", "puts the sponge in the oven.", "ties the tie around the lamp and leaves."],
   },
   {
     id: "music", skills: { commonsense: 1, humanities: 0.3 }, mu: 0.6,
-    titles: ["Playing the violin", "Playing drums", "Playing the harmonica", "Tuning a guitar", "Playing the piano"],
-    actors: ["A boy", "A man with a beard", "A woman", "A musician on a stage"],
-    setups: ["raises the bow and places it on the strings.", "sits behind a drum set and adjusts the stool.", "turns the tuning peg while plucking the low string.", "places his fingers on the keys and looks at the sheet music."],
-    endings: ["plays a slow melody while the audience listens.", "counts in and starts playing a steady beat.", "plucks the string again and listens to the pitch.", "begins to play the piece, moving his hands along the keyboard."],
+    titles: ["Playing the violin", "Playing drums", "Tuning a guitar", "Playing the piano"],
+    actors: ["A boy", "A man with a beard", "A woman", "A musician on a stage", "A little girl", "A street performer", "A student"],
+    setups: ["raises the bow and places it on the strings.", "sits behind a drum set and adjusts the stool.", "turns the tuning peg while plucking the low string.", "places both hands on the keys and looks at the sheet music."],
+    endings: ["plays a slow melody while the audience listens.", "counts in and starts playing a steady beat.", "plucks the string again and listens to the pitch.", "begins to play the piece, moving both hands along the keyboard."],
     odd: ["uses the bow to stir a pot of soup.", "kicks the drums off the stage and leaves.", "throws the guitar into a swimming pool.", "closes the piano and starts to paint it blue."],
   },
 ];
 
+/** Scene-setting sentences that lengthen harder contexts without giving the answer away. */
+const SCENE = ["The camera zooms in on the hands.", "A few people stand around watching.", "The video shows each step slowly.", "Text on the screen names the next step.", "The room is bright and quiet."];
+
 function hellaswagItem(r: Rng, a: Activity, level: number): string {
   const actor = pick(r, a.actors);
   const i = int(r, 0, a.setups.length - 1);
-  const ctx = [`${actor} ${a.setups[i]}`];
-  if (level >= 2) ctx.push(`${actor === "You" ? "You" : "They"} ${pick(r, a.setups).replace(/^(\w)/, (c) => c.toLowerCase())}`);
-  if (level >= 3) ctx.push("Meanwhile, someone nearby watches and then");
+  const ctx = [`${actor} ${a.setups[i]}`, ...pickDistinct(r, SCENE, Math.max(0, level - 1))];
   const right = a.endings[i];
   // Easy items have absurd distractors; hard ones have plausible endings from the same activity.
   const nPlausible = Math.min(3, level);
   const distract = [...pickDistinct(r, a.endings.filter((e) => e !== right), nPlausible), ...pickDistinct(r, a.odd, 3 - nPlausible)];
-  const options = pickDistinct(r, [right, ...distract], 4).map((e) => `${actor === "You" ? "you" : actor.toLowerCase()} ${e}`);
-  return `${pick(r, a.titles)}: ${ctx.join(" ")}\nWhich ending makes the most sense? Answer with the letter.\n${lettered(options.map(capitalise))}\nAnswer:`;
+  const subject = actor === "You" ? "you" : actor.replace(/^(A|An) /, "the ");
+  const options = pickDistinct(r, [right, ...distract], 4).map((e) => `${subject} ${e}`);
+  return `${a.titles[i]}: ${ctx.join(" ")}\nWhich ending makes the most sense? Answer with the letter.\n${lettered(options.map(capitalise))}\nAnswer:`;
 }
 
 const hellaswagTopics: Topic[] = ACTIVITIES.map((a) => ({
@@ -199,7 +202,7 @@ const gsmTopics: Topic[] = GSM.map((g) => ({
 const ARC: { id: string; skills: Partial<Record<Skill, number>>; mu: number; qs: string[]; opts: string[] }[] = [
   {
     id: "earth-science", skills: { science: 1 }, mu: -0.3,
-    qs: ["Which process is most responsible for the formation of {x}?", "A student finds {x} in a layer of sedimentary rock. What does this most likely indicate?", "Which of these best explains why {x} changes over many years?"],
+    qs: ["Which process is most responsible for the formation of {x}?", "A student finds {x} in a layer of sedimentary rock. What does this most likely indicate?", "Which of these best explains how {x} formed over many years?"],
     opts: ["weathering and erosion", "the movement of tectonic plates", "deposition by a river", "volcanic activity", "glaciers carving the land", "the water cycle", "fossils of marine animals", "compaction of sediments"],
   },
   {
@@ -255,11 +258,12 @@ const WINO: { id: string; skills: Partial<Record<Skill, number>>; mu: number; ma
   {
     id: "physical", skills: { commonsense: 1, science: 0.3 }, mu: 0.3,
     make: (r, level) => {
-      const [x, y] = pick(r, [["trophy", "suitcase"], ["bottle", "bag"], ["table", "doorway"], ["book", "shelf"], ["cake", "box"]]);
+      const [x, y] = pick(r, [["trophy", "suitcase"], ["bottle", "bag"], ["table", "doorway"], ["book", "shelf"], ["cake", "box"], ["sofa", "van"], ["laptop", "backpack"], ["pot", "cupboard"], ["bicycle", "shed"], ["painting", "frame"], ["guitar", "case"], ["turkey", "oven"]]);
       const s = pick(r, [
         `The ${x} would not fit into the ${y} because the _ was too large.`,
         `The ${x} fit easily into the ${y} because the _ was so roomy.`,
         `I moved the ${x} off the ${y} since the _ was starting to wobble.`,
+        `${pick(r, NAMES)} could not get the ${x} into the ${y}, because the _ was too small.`,
       ]);
       const extra = level >= 2 ? ` ${capitalise(pick(r, NAMES))} tried twice before giving up.` : "";
       return [`${s}${extra}`, x, y];
@@ -306,7 +310,8 @@ const mbppTopics: Topic[] = MBPP.map((m) => ({
     const [task, test] = pick(r, m.tasks);
     const constraint = level >= 2 ? pick(r, [" The function must not use any imported modules.", " Handle empty input by returning None.", " Do it in a single pass over the input."]) : "";
     const tests = level >= 1 ? `\nYour code should pass these tests:\nassert ${test}` : "";
-    return `Write a python function to ${task}.${constraint}${tests}`;
+    const lead = pick(r, ["Write a python function to", "Write a function to", "Write a Python function that will", "Create a python function to", "Write a short python function to"]);
+    return `${lead} ${task}.${constraint}${tests}`;
   },
 }));
 
@@ -340,13 +345,17 @@ const RAG: { id: string; skills: Partial<Record<Skill, number>>; mu: number; fac
   { id: "policy", skills: { reading: 1, law: 0.5 }, mu: 0.6, facts: ["The new regulation requires platforms to remove illegal content within 24 hours.", "Fines can reach 6% of global annual turnover.", "Small companies with fewer than 50 employees are exempt from some duties.", "The rules take effect eighteen months after publication."], qs: ["How quickly must platforms remove illegal content?", "Which companies are exempt from some duties?", "What is the maximum fine?"] },
 ];
 
+const RAG_SOURCES = ["Reuters", "AP", "BBC News", "Bloomberg", "The Guardian", "company press release", "Financial Times", "local newspaper"];
+const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
 const ragTopics: Topic[] = RAG.map((g) => ({
   name: `rag-qa/${g.id}`, dataset: "rag-qa", eval: "rag-qa", skills: g.skills, mu: g.mu, weight: 1,
   make: (r: Rng, level: number) => {
     const docs = pickDistinct(r, g.facts, Math.min(g.facts.length, 2 + level));
     const q = pick(r, g.qs);
     const multi = level >= 3 ? " If the documents do not contain the answer, say so." : "";
-    return `Answer the question using only the retrieved documents.\n\n${docs.map((d, i) => `[Document ${i + 1}] ${d}`).join("\n")}\n\nQuestion: ${q}${multi}`;
+    const source = () => `(${pick(r, RAG_SOURCES)}, ${pick(r, MONTHS)} ${int(r, 2021, 2024)})`;
+    return `Answer the question using only the retrieved documents.\n\n${docs.map((d, i) => `[Document ${i + 1}] ${source()} ${d}`).join("\n")}\n\nQuestion: ${q}${multi}`;
   },
 }));
 
