@@ -45,21 +45,58 @@ function moments(x: Float32Array, d: number, y: Float64Array, m: number): Moment
   }
   for (let a = 0; a < d; a++) xMean[a] /= n;
   for (let c = 0; c < m; c++) yMean[c] /= n;
-  const gram = new Float64Array(d * d);
-  const xty = new Float64Array(d * m);
-  const row = new Float64Array(d);
-  for (const i of keep) {
-    for (let a = 0; a < d; a++) row[a] = x[i * d + a] - xMean[a];
-    // Upper triangle only; mirrored below.
+  // X'X and X'Y together, as the upper part of the Gram matrix of [Xc | Yc] (centred). Rows are
+  // taken in chunks stored column by column, so each dot product streams two short contiguous
+  // columns from L1 cache; four columns per pass reuse each load of column a four times.
+  const w = d + m;
+  const aug = new Float64Array(w * w);
+  const CH = 512;
+  const chunk = new Float64Array(w * CH);
+  for (let s = 0; s < n; s += CH) {
+    const len = Math.min(CH, n - s);
+    for (let r = 0; r < len; r++) {
+      const i = keep[s + r];
+      for (let a = 0; a < d; a++) chunk[a * CH + r] = x[i * d + a] - xMean[a];
+      for (let c = 0; c < m; c++) chunk[(d + c) * CH + r] = y[i * m + c] - yMean[c];
+    }
     for (let a = 0; a < d; a++) {
-      const ra = row[a];
-      if (ra === 0) continue;
-      const base = a * d;
-      for (let b = a; b < d; b++) gram[base + b] += ra * row[b];
-      for (let c = 0; c < m; c++) xty[a * m + c] += ra * (y[i * m + c] - yMean[c]);
+      const ao = a * CH;
+      let b = a;
+      for (; b + 3 < w; b += 4) {
+        const o0 = b * CH;
+        const o1 = o0 + CH;
+        const o2 = o1 + CH;
+        const o3 = o2 + CH;
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        for (let r = 0; r < len; r++) {
+          const v = chunk[ao + r];
+          s0 += v * chunk[o0 + r];
+          s1 += v * chunk[o1 + r];
+          s2 += v * chunk[o2 + r];
+          s3 += v * chunk[o3 + r];
+        }
+        aug[a * w + b] += s0;
+        aug[a * w + b + 1] += s1;
+        aug[a * w + b + 2] += s2;
+        aug[a * w + b + 3] += s3;
+      }
+      for (; b < w; b++) {
+        const ob = b * CH;
+        let s0 = 0;
+        for (let r = 0; r < len; r++) s0 += chunk[ao + r] * chunk[ob + r];
+        aug[a * w + b] += s0;
+      }
     }
   }
-  for (let a = 0; a < d; a++) for (let b = 0; b < a; b++) gram[a * d + b] = gram[b * d + a];
+  const gram = new Float64Array(d * d);
+  const xty = new Float64Array(d * m);
+  for (let a = 0; a < d; a++) {
+    for (let b = a; b < d; b++) gram[a * d + b] = gram[b * d + a] = aug[a * w + b];
+    for (let c = 0; c < m; c++) xty[a * m + c] = aug[a * w + d + c];
+  }
   return { rows: n, d, m, xMean, yMean, gram, xty };
 }
 

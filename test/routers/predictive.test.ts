@@ -132,3 +132,25 @@ describe("predictive routers on a two-topic table", () => {
     expect((await routePrompts(r, zero, Infinity)).models).toEqual(["dud"]);
   });
 });
+
+describe("mlp backprop", () => {
+  it("hand-written gradients equal TensorFlow.js autodiff (masked MSE, ReLU, sigmoid)", async () => {
+    const { getTf } = await import("../../src/routers/tf-backend.js");
+    const { mlpGradients, mlpForward } = await import("../../src/routers/mlp.js");
+    const { tf } = await getTf();
+    const weights = [tf.randomNormal([5, 4], 0, 1, "float32", 1), tf.randomNormal([4], 0, 0.1, "float32", 2), tf.randomNormal([4, 3], 0, 1, "float32", 3), tf.randomNormal([3], 0, 0.1, "float32", 4)];
+    const x = tf.randomNormal([6, 5], 0, 1, "float32", 5) as import("@tensorflow/tfjs").Tensor2D;
+    const y = tf.randomUniform([6, 3], 0, 1, "float32", 6);
+    const mask = tf.tensor2d([1, 1, 0, 1, 0, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 1, 1], [6, 3]);
+    const lossOf = (...w: import("@tensorflow/tfjs").Tensor[]) => tf.div(tf.sum(tf.mul(tf.square(tf.sub(mlpForward(tf, w, x), y)), mask)), tf.sum(mask)) as import("@tensorflow/tfjs").Scalar;
+    const auto = tf.grads(lossOf)(weights);
+    const mine = mlpGradients(tf, weights, x, y, mask);
+    expect((await mine.loss.data())[0]).toBeCloseTo((await lossOf(...weights).data())[0], 6);
+    for (let i = 0; i < weights.length; i++) {
+      const a = await auto[i].data();
+      const b = await mine.grads[i].data();
+      a.forEach((v, j) => expect(b[j]).toBeCloseTo(v, 5));
+    }
+    tf.dispose([...weights, x, y, mask, ...auto, ...mine.grads, mine.loss]);
+  });
+});
