@@ -6,6 +6,8 @@ import { synthBench } from "./synth.js";
 benches.push(synthBench);
 import { importBench } from "./import.js";
 benches.push(importBench);
+import { routersBench } from "./routers.js";
+benches.push(routersBench);
 import { embedBench } from "./embed.js";
 benches.push(embedBench);
 import { evaluateBench } from "./evaluate.js";

@@ -11,3 +11,16 @@ export { tableInfo, oracleChoice, type TableInfo, type ModelInfo } from "./data/
 export { makeSplits, ROUTERBENCH_SPLIT, type Split, type SplitSpec } from "./data/splits.js";
 export * from "./evaluate/index.js";
 export * from "./report/index.js";
+export { routeAt, checkPool, routePrompts } from "./routers/routing.js";
+export { registerRouter, getRouterFactory, routerTypes, parseRouterSpec, type RouterFactory } from "./routers/registry.js";
+export { trainRouter, gridPoints, validationFigures, type TrainOptions, type TrainedRouter } from "./routers/train.js";
+export { saveRouter, loadRouter, readManifest, ROUTER_FORMAT, ROUTER_FORMAT_VERSION, type SavedRouterManifest } from "./routers/artifact.js";
+export { trainOnTable, trainAndSave, trainingRows, routeWithSavedRouter, type TrainOnTableOptions, type TrainOnTableResult, type RoutedPrompt } from "./routers/pipeline.js";
+export { batchOfTable, expectedCostsOf } from "./routers/common.js";
+export { KnnRouter } from "./routers/knn.js";
+export { MlpRouter } from "./routers/mlp.js";
+export { LinearRouter } from "./routers/linear.js";
+export { OracleRouter } from "./routers/baselines/oracle.js";
+export { BestSingleRouter } from "./routers/baselines/best-single.js";
+export { ZeroRouter } from "./routers/baselines/zero.js";
+export { CascadeRouter, CASCADE_EPSILONS, judgeDraw } from "./routers/baselines/cascade.js";
