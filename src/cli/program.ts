@@ -9,5 +9,10 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .showHelpAfterError("(add --help for usage)");
   for (const register of commands) register(program);
+  // The command list shows one line each: the first sentence of the description, unless the
+  // command set its own summary; `routekit <command> --help` shows the whole description.
+  for (const cmd of program.commands) {
+    if (!cmd.summary()) cmd.summary(cmd.description().split(/(?<=[.:])\s|\n/)[0].replace(/:$/, ""));
+  }
   return program;
 }
