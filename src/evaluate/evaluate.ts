@@ -47,6 +47,8 @@ export interface RouterResult {
   role: RowRole;
   /** Router type (registry key) for role "router"; the role otherwise. */
   type: string;
+  /** The router's hyperparameters (those chosen on validation for a grid); {} for reference rows. */
+  params: Record<string, unknown>;
   pool: string[];
   /** Every curve point (lambda order for predictive routers, setting order for direct ones). */
   points: CurvePoint[];
@@ -127,6 +129,7 @@ interface Routed {
   name: string;
   role: RowRole;
   type: string;
+  params: Record<string, unknown>;
   pool: string[];
   curve: Curve;
   settings: string[] | null;
@@ -159,13 +162,13 @@ async function routeOne(rt: RouterUnderTest, table: OutcomeTable, embeddings: Em
       lambdas === undefined || lambdas === "exact"
         ? exactCurve(q, router.expectedCosts, sub.scores, sub.costs, m)
         : gridCurveWithDecisions(q, router.expectedCosts, sub.scores, sub.costs, m, lambdas === "routerbench" ? ROUTERBENCH_LAMBDAS : lambdas);
-    return { name, role: "router", type: router.type, pool, curve, settings: null, poolScores: sub.scores };
+    return { name, role: "router", type: router.type, params: { ...router.params }, pool, curve, settings: null, poolScores: sub.scores };
   }
   const settings = await router.realise(batch);
   for (const s of settings) {
     if (s.costs.length !== n || s.scores.length !== n || s.chosen.length !== n) throw new Error(`router "${name}" setting "${s.setting}" does not cover the ${n} test prompts`);
   }
-  return { name, role: "router", type: router.type, pool, curve: directCurve(settings), settings: settings.map((s) => s.setting), poolScores: sub.scores };
+  return { name, role: "router", type: router.type, params: { ...router.params }, pool, curve: directCurve(settings), settings: settings.map((s) => s.setting), poolScores: sub.scores };
 }
 
 function twoModelMetrics(r: Routed): TwoModelMetrics | null {
@@ -242,8 +245,8 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
   // could do at each cost, so its hull bounds every router's from above.
   const oracleCurve = exactCurve(table.scores, table.costs, table.scores, table.costs, m);
   const references: Routed[] = [
-    { name: `Best single (${bestSingle.model})`, role: "best-single", type: "best-single", pool: [bestSingle.model], curve: bestCurve, settings: null, poolScores: null },
-    { name: "Oracle", role: "oracle", type: "oracle", pool: table.models.slice(), curve: oracleCurve, settings: null, poolScores: null },
+    { name: `Best single (${bestSingle.model})`, role: "best-single", type: "best-single", params: {}, pool: [bestSingle.model], curve: bestCurve, settings: null, poolScores: null },
+    { name: "Oracle", role: "oracle", type: "oracle", params: {}, pool: table.models.slice(), curve: oracleCurve, settings: null, poolScores: null },
   ];
   const all = [...routed, ...references];
   const hulls = all.map((r) => nonDecreasingHull(r.curve.points));
@@ -277,6 +280,7 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
       name: r.name,
       role: r.role,
       type: r.type,
+      params: r.params,
       pool: r.pool,
       points: r.curve.points,
       settings: r.settings,
@@ -295,6 +299,7 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
     name: "Zero router",
     role: "zero",
     type: "zero",
+    params: {},
     pool: table.models.slice(),
     points: singles.map((s) => ({ lambda: NaN, cost: s.cost, quality: s.quality })),
     settings: singles.map((s) => s.model),

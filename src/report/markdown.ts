@@ -31,8 +31,13 @@ function beats(r: RouterEntry): string {
 }
 
 function displayName(r: RouterEntry): string {
-  const cell = r.name.replace(/\|/g, "\\|");
-  return r.role === "router" ? cell : `*${cell}*`;
+  const esc = (x: string) => x.replace(/\|/g, "\\|");
+  if (r.role !== "router") return `*${esc(r.name)}*`;
+  // The hyperparameters actually used (a grid's choice on validation), when the name hides them.
+  const params = Object.entries(r.params)
+    .filter(([k, v]) => !r.name.includes(`${k}=${String(v)}`) || r.name.includes("|"))
+    .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`);
+  return params.length ? `${esc(r.name)} (${esc(params.join(", "))})` : esc(r.name);
 }
 
 export function renderSplitSection(split: SplitEntry, opts: { plotsDir?: string; heading?: number } = {}): string {

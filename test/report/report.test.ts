@@ -26,7 +26,7 @@ async function evaluateDemo(seed = 5): Promise<Results> {
     { table: t, embeddings: null },
     [
       { name: "noise", router: fixedPredictor(t.models, cost, byId(rngNoise)) },
-      { name: "good", router: fixedPredictor(t.models, cost, byId(good)) },
+      { name: "good", router: { ...fixedPredictor(t.models, cost, byId(good)), params: { k: 40 } } },
     ],
     { seed, bootstrap: 200 },
   );
@@ -96,7 +96,9 @@ describe("report.md", () => {
     const noise = split.routers.find((r) => r.name === "noise")!;
     expect(good.diffInterval![0]).toBeGreaterThan(0);
     expect(noise.diffInterval![0]).toBeLessThanOrEqual(0);
-    expect(rows.find((l) => l.includes("| good |"))).toContain("**yes**");
+    // The hyperparameters used are shown with the name (and kept in results.json).
+    expect(rows.find((l) => l.includes("| good (k=40) |"))).toContain("**yes**");
+    expect(good.params).toEqual({ k: 40 });
     expect(rows.find((l) => l.includes("| noise |"))).toMatch(/\| no \|/);
     expect(md).toContain("![demo test: quality vs cost](plots/demo--test.png)");
   });
