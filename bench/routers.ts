@@ -127,9 +127,13 @@ export const routersBench: Bench = {
       await tf.setBackend(backend);
       rows.push(["MLP epoch time by TF backend", perEpoch.join(", "), ""]);
 
-      const lin = await seconds(() => trainRouter(train, null, { spec: "linear:alpha=1", seed: 0 }));
+      // Each linear measurement gets its own copy of the embeddings: the router caches X'X per
+      // embedding array (so an alpha grid pays for it once), which must not leak between timings.
+      const fresh = (): TrainingSet => ({ table: train.table, embeddings: { ...train.embeddings!, data: Float32Array.from(train.embeddings!.data) } });
+      const lin = await seconds(() => trainRouter(fresh(), null, { spec: "linear:alpha=1", seed: 0 }));
       rows.push(["Linear (ridge) fit, one alpha", fmt(lin), ""]);
-      const grid = await seconds(() => trainRouter(train, validation, { spec: "linear:alpha=0.1|1|10|100", seed: 0 }));
+      const linTrain = fresh();
+      const grid = await seconds(() => trainRouter(linTrain, validation, { spec: "linear:alpha=0.1|1|10|100", seed: 0 }));
       rows.push(["Linear fit + validation, 4-alpha grid", `${fmt(grid)}, chose alpha=${String(grid.value.report.chosen.alpha)}`, ""]);
       const knnGrid = await seconds(() => trainRouter(train, validation, { spec: "knn:k=5|10|40", seed: 0 }));
       rows.push(["KNN fit + validation (3,000 prompts), k grid 5/10/40", `${fmt(knnGrid)}, chose k=${String(knnGrid.value.report.chosen.k)}`, ""]);
