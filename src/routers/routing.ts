@@ -3,7 +3,7 @@
  * Every predictive router, the CLI and the evaluator's exact-curve code go through routeAt, so
  * its tie-breaking is the definition: equal value -> the cheaper model, then the lower index.
  */
-import type { PredictiveRouter, PromptBatch, Router } from "./router.js";
+import type { DirectRouter, PredictiveRouter, PromptBatch, RealisedOutcomes, Router } from "./router.js";
 
 /**
  * quality: prompts x nModels, row-major. costs: either one expected cost per model (length
@@ -75,4 +75,17 @@ export async function routePrompts(
   const chosen = routeAt(quality, router.expectedCosts, m, lambda);
   checkPool(router, chosen);
   return { chosen, models: Array.from(chosen, (c) => router.pool[c]), quality };
+}
+
+/** A direct router's settings, each checked against its pool and the batch size: the one way to realise them. */
+export async function realiseChecked(router: DirectRouter, batch: PromptBatch): Promise<RealisedOutcomes[]> {
+  const settings = await router.realise(batch);
+  const n = batch.ids.length;
+  for (const s of settings) {
+    if (s.chosen.length !== n || s.costs.length !== n || s.scores.length !== n) {
+      throw new Error(`router ${router.type}, setting "${s.setting}": outcomes for ${s.chosen.length} prompts, batch has ${n}`);
+    }
+    checkPool(router, s.chosen);
+  }
+  return settings;
 }

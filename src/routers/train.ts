@@ -47,13 +47,19 @@ export async function validationFigures(router: Router, validation: TrainingSet)
   const actual = poolScores(validation.table, router.pool);
   const cols = router.pool.map((p) => validation.table.models.indexOf(p));
   const m0 = validation.table.models.length;
+  // Prompts whose chosen outcome is missing are left out of the mean (they have no realised value).
   let score = 0;
   let cost = 0;
+  let count = 0;
   for (let i = 0; i < chosen.length; i++) {
-    score += validation.table.scores[i * m0 + cols[chosen[i]]];
-    cost += validation.table.costs[i * m0 + cols[chosen[i]]];
+    const s = validation.table.scores[i * m0 + cols[chosen[i]]];
+    const c = validation.table.costs[i * m0 + cols[chosen[i]]];
+    if (Number.isNaN(s) || Number.isNaN(c)) continue;
+    score += s;
+    cost += c;
+    count++;
   }
-  return { mse: maskedMse(quality, actual), scoreAtMaxLambda: score / chosen.length, costAtMaxLambda: cost / chosen.length };
+  return { mse: maskedMse(quality, actual), scoreAtMaxLambda: score / count, costAtMaxLambda: cost / count };
 }
 
 function dispose(r: Router): void {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { CascadeRouter, judgeDraw } from "../../src/routers/baselines/cascade.js";
 import { ZeroRouter } from "../../src/routers/baselines/zero.js";
 import type { PromptBatch } from "../../src/routers/router.js";
+import { realiseChecked } from "../../src/routers/routing.js";
 import { tableFrom } from "../helpers/tables.js";
 
 // Pool order deliberately not cost order: "big" is dearest, "tiny" cheapest.
@@ -36,6 +37,15 @@ describe("zero router", () => {
     expect(Array.from(out[2].chosen)).toEqual([2, 2, 2, 2]);
     expect(Array.from(out[2].costs)).toEqual([3, 3, 4, 3]);
     expect(Array.from(out[2].scores)).toEqual([1, 1, 0, 0]);
+  });
+
+  it("realiseChecked rejects a setting that picks outside the pool", async () => {
+    const r = new ZeroRouter(MODELS, {});
+    await r.fit({ table: train, embeddings: null });
+    expect(await realiseChecked(r, batch(prompts))).toHaveLength(3);
+    const rogue = Object.create(r) as ZeroRouter;
+    rogue.realise = async (b) => (await r.realise(b)).map((s) => ({ ...s, chosen: s.chosen.map(() => 3) }));
+    await expect(realiseChecked(rogue, batch(prompts))).rejects.toThrow(/chose model index 3 for prompt 0, outside its pool/);
   });
 
   it("cannot route without outcomes", async () => {
