@@ -11,7 +11,7 @@ export { tableInfo, oracleChoice, type TableInfo, type ModelInfo } from "./data/
 export { makeSplits, ROUTERBENCH_SPLIT, type Split, type SplitSpec } from "./data/splits.js";
 export * from "./evaluate/index.js";
 export * from "./report/index.js";
-export { routeAt, checkPool, routePrompts } from "./routers/routing.js";
+export { routeAt, checkPool, routePrompts, realiseChecked } from "./routers/routing.js";
 export { registerRouter, getRouterFactory, routerTypes, parseRouterSpec, type RouterFactory } from "./routers/registry.js";
 export { trainRouter, gridPoints, validationFigures, type TrainOptions, type TrainedRouter } from "./routers/train.js";
 export { saveRouter, loadRouter, readManifest, ROUTER_FORMAT, ROUTER_FORMAT_VERSION, type SavedRouterManifest } from "./routers/artifact.js";
