@@ -59,6 +59,14 @@ export function register(program: Command): void {
     .option("--no-strip-prefix", "keep the prefix shared by all prompts of an eval (stripped by default)")
     .requiredOption("--out <dir>", "router directory to write (replaced atomically), e.g. models/knn")
     .option("--json", "print the fit report as JSON")
+    .addHelpText("after", () => {
+      const lines = routerTypes().map((t) => {
+        const f = getRouterFactory(t);
+        const grid = Object.entries(f.defaultGrid ?? {}).map(([k, v]) => `${k}=${v.join("|")}`);
+        return `  ${t.padEnd(12)} ${f.describe}${grid.length ? `; default grid ${grid.join(",")}` : ""}`;
+      });
+      return `\nRouter types (a default grid is searched only for parameters the spec leaves open, and only with validation rows):\n${lines.join("\n")}`;
+    })
     .action(async (file: string, o: TrainCliOptions) => {
       const spec = withGrid(o.router, o.grid);
       getRouterFactory(parseRouterSpec(spec).type);
