@@ -19,6 +19,10 @@ import type * as tfTypes from "@tensorflow/tfjs";
 type Weighting = "uniform" | "distance";
 type Engine = "tf" | "js";
 const KNOWN = ["k", "weighting", "engine"];
+/** Searches go at least this deep, so that k = 5, 10 and 40 share one search. */
+const SEARCH_K = 40;
+/** The most recent search (one entry: bounded memory); keyed by array identity, so arrays must not be mutated in place. */
+let lastSearch: { train: Float32Array; queries: Float32Array; nq: number; engine: Engine; k: number; sims: Float32Array; neighbours: Int32Array } | null = null;
 /** Queries per matrix product: 512 x 30,000 similarities = 61 MB, a fair memory/speed trade. */
 const BLOCK = 512;
 
@@ -66,7 +70,9 @@ export class KnnRouter implements PredictiveRouter {
     const e = requireEmbeddings(train, "knn", n);
     if (n === 0) throw new InputError("knn: no training rows");
     this.expectedCosts = expectedCostsOf(train.table, this.pool);
-    this.setIndex({ rows: n, dimension: e.dimension, embeddings: Float32Array.from(e.data), scores: Float32Array.from(poolScores(train.table, this.pool)) });
+    // The training embeddings are kept by reference (not copied): a k grid fits several routers
+    // on one array, which lets them share the neighbour search (see lastSearch).
+    this.setIndex({ rows: n, dimension: e.dimension, embeddings: e.data, scores: Float32Array.from(poolScores(train.table, this.pool)) });
     return { chosen: { ...this.params }, validation: {}, seconds: (performance.now() - start) / 1000 };
   }
 
@@ -84,8 +90,23 @@ export class KnnRouter implements PredictiveRouter {
       throw new InputError(`knn: prompts are embedded in ${q.dimension} dimensions, the router was trained on ${index.dimension}`);
     }
     const k = Math.min(this.k, index.rows);
-    const { sims, neighbours } = this.engine === "tf" ? await this.neighboursTf(q.data, q.rows, k) : neighboursJs(index, q.data, q.rows, k);
-    return this.average(sims, neighbours, q.rows, k);
+    const found = await this.search(q.data, q.rows, k);
+    return this.average(found.sims, found.neighbours, q.rows, k, found.k);
+  }
+
+  /**
+   * The nearest neighbours of each query, at least k of them (sorted, most similar first).
+   * A grid over k predicts the same validation prompts against the same training array once per
+   * k; the last search (at least SEARCH_K deep) is remembered, so the matrix products run once.
+   */
+  private async search(queries: Float32Array, nq: number, k: number): Promise<{ sims: Float32Array; neighbours: Int32Array; k: number }> {
+    const index = this.index!;
+    const last = lastSearch;
+    if (last && last.train === index.embeddings && last.queries === queries && last.nq === nq && last.engine === this.engine && last.k >= k) return last;
+    const depth = Math.min(Math.max(k, SEARCH_K), index.rows);
+    const found = this.engine === "tf" ? await this.neighboursTf(queries, nq, depth) : neighboursJs(index, queries, nq, depth);
+    lastSearch = { train: index.embeddings, queries, nq, engine: this.engine, k: depth, ...found };
+    return lastSearch;
   }
 
   private async neighboursTf(queries: Float32Array, nq: number, k: number): Promise<{ sims: Float32Array; neighbours: Int32Array }> {
@@ -110,7 +131,8 @@ export class KnnRouter implements PredictiveRouter {
     return { sims, neighbours };
   }
 
-  private average(sims: Float32Array, neighbours: Int32Array, nq: number, k: number): Float64Array {
+  /** Mean neighbour score over the first k of each query's `stride` sorted neighbours. */
+  private average(sims: Float32Array, neighbours: Int32Array, nq: number, k: number, stride: number): Float64Array {
     const index = this.index!;
     const m = this.pool.length;
     const out = new Float64Array(nq * m);
@@ -120,9 +142,9 @@ export class KnnRouter implements PredictiveRouter {
       sum.fill(0);
       wsum.fill(0);
       for (let r = 0; r < k; r++) {
-        const j = neighbours[i * k + r];
+        const j = neighbours[i * stride + r];
         // 1 / cosine distance; the floor keeps an exact duplicate from taking all the weight as Infinity.
-        const w = this.weighting === "distance" ? 1 / Math.max(1 - sims[i * k + r], 1e-6) : 1;
+        const w = this.weighting === "distance" ? 1 / Math.max(1 - sims[i * stride + r], 1e-6) : 1;
         for (let c = 0; c < m; c++) {
           const s = index.scores[j * m + c];
           if (Number.isNaN(s)) continue;

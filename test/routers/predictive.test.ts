@@ -54,6 +54,22 @@ describe("predictive routers on a two-topic table", () => {
     expect(Array.from(q)).toEqual([0.5, 0.5, 0.25]);
   });
 
+  it("knn routers of different k sharing one search predict as if each searched alone", async () => {
+    const deep = new KnnRouter(MODELS, { k: 40 });
+    const shallow = new KnnRouter(MODELS, { k: 3, weighting: "distance" });
+    made.push(deep, shallow);
+    await deep.fit(train);
+    await shallow.fit(train);
+    await deep.predictQuality(testBatch);
+    const shared = await shallow.predictQuality(testBatch);
+    // Copies of the arrays: a cache keyed by identity cannot serve these.
+    const alone = new KnnRouter(MODELS, { k: 3, weighting: "distance" });
+    made.push(alone);
+    await alone.fit({ table: train.table, embeddings: { ...train.embeddings!, data: Float32Array.from(train.embeddings!.data) } });
+    const own = await alone.predictQuality({ ...testBatch, embeddings: { ...testBatch.embeddings!, data: Float32Array.from(testBatch.embeddings!.data) } });
+    expect(Array.from(shared)).toEqual(Array.from(own));
+  });
+
   it("js top-k returns the k largest similarities in order", () => {
     const idx = { rows: 4, dimension: 2, embeddings: Float32Array.from([1, 0, 0, 1, 0.6, 0.8, 0.8, 0.6]), scores: new Float32Array(4) };
     const { sims, neighbours } = neighboursJs(idx, Float32Array.from([1, 0]), 1, 3);
