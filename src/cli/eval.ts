@@ -21,6 +21,7 @@ interface EvalCliOptions {
   bootstrap: string;
   lambdas: "exact" | "routerbench";
   aiq: "shared-range" | "routerbench-code";
+  operatingPoints: "validation" | "test";
   costRange?: string;
   logCost?: boolean;
   embedder: string;
@@ -65,6 +66,11 @@ export function register(program: Command): void {
     .addOption(
       new Option("--aiq <mode>", "shared-range: mean hull quality over one cost range for all rows; routerbench-code: the reference code's variant").choices(["shared-range", "routerbench-code"]).default("shared-range"),
     )
+    .addOption(
+      new Option("--operating-points <where>", "validation: each router's hull lambdas/settings are chosen on the split's validation rows, then evaluated on test; test: chosen on test (RouterBench's way, optimistic)")
+        .choices(["validation", "test"])
+        .default("validation"),
+    )
     .option("--cost-range <min,max>", "AIQ cost range in US$ per query (default: cheapest to dearest single model on each test split)")
     .option("--log-cost", "log-scale cost axis in the plots")
     .option("--embedder <spec>", "embedder for specs that read prompts: use-lite | hash | hash:<dim> | hf:<model-id>", DEFAULT_EMBEDDER_SPEC)
@@ -94,6 +100,7 @@ export function register(program: Command): void {
           bootstrap,
           lambdas: o.lambdas,
           aiq: o.aiq,
+          operatingPoints: o.operatingPoints,
           costRange: range,
           embedder: o.embedder,
           cacheDir: o.cacheDir,
@@ -113,6 +120,7 @@ export function register(program: Command): void {
         bootstrap,
         lambdas: o.lambdas,
         aiq: o.aiq,
+        operatingPoints: o.operatingPoints,
         costRange: range ?? null,
         embedder: o.embedder,
         maxPoints,

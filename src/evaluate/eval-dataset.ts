@@ -25,7 +25,7 @@ import type { ProgressFn } from "../util/progress.js";
 import { evaluateSplit, type EvalOptions, type RouterUnderTest } from "./evaluate.js";
 import { splitEntry, type SplitEntry } from "../report/results.js";
 
-export interface EvalDatasetOptions extends Omit<EvalOptions, "onProgress"> {
+export interface EvalDatasetOptions extends Omit<EvalOptions, "onProgress" | "validation"> {
   /** Router directories (containing router.json) or router specs (`knn:k=5|10`). */
   routers: string[];
   /** Only this dataset's split. */
@@ -138,14 +138,14 @@ function withOwnEmbeddings(router: Router, ids: readonly string[], matrix: Embed
   return view;
 }
 
-async function testEmbeddings(
-  test: OutcomeTable,
+async function heldOutEmbeddings(
+  rows: { texts: string[]; evals: string[] },
   e: { spec: string; preparation: PreparationOptions },
   prefixes: Record<string, string>,
   opts: EvalDatasetOptions,
   progress: ProgressFn,
 ): Promise<EmbeddingMatrix> {
-  const { matrix } = await embedTexts(test.texts, test.evals, { spec: e.spec, preparation: e.preparation, prefixes, cacheDir: opts.cacheDir, onProgress: progress });
+  const { matrix } = await embedTexts(rows.texts, rows.evals, { spec: e.spec, preparation: e.preparation, prefixes, cacheDir: opts.cacheDir, onProgress: progress });
   return matrix;
 }
 
@@ -162,6 +162,9 @@ export async function evaluateRoutersOnTable(table: OutcomeTable, opts: EvalData
   for (const split of splits) {
     const test = selectRows(table, split.test);
     if (test.ids.length === 0) continue;
+    const validation = selectRows(table, split.validation);
+    // Each router embeds validation and test prompts its own way, in one pass.
+    const scored = { ids: [...test.ids, ...validation.ids], texts: [...test.texts, ...validation.texts], evals: [...test.evals, ...validation.evals] };
     const routers: RouterUnderTest[] = [];
     for (const src of sources) {
       let router: Router;
@@ -191,8 +194,8 @@ export async function evaluateRoutersOnTable(table: OutcomeTable, opts: EvalData
       }
       if (router.needsEmbeddings) {
         if (!embedder) throw new InputError(`router "${src.name}" reads embeddings but records no embedder`, src.dir ? { file: join(src.dir, MANIFEST_FILE) } : {});
-        const matrix = await testEmbeddings(test, embedder, prefixes, opts, (d, t, l) => progress("embed", d, t, `${split.name} test ${l ?? ""}`.trim()));
-        router = withOwnEmbeddings(router, test.ids, matrix);
+        const matrix = await heldOutEmbeddings(scored, embedder, prefixes, opts, (d, t, l) => progress("embed", d, t, `${split.name} held-out ${l ?? ""}`.trim()));
+        router = withOwnEmbeddings(router, scored.ids, matrix);
       }
       routers.push({ name: src.name, router });
     }
@@ -203,6 +206,8 @@ export async function evaluateRoutersOnTable(table: OutcomeTable, opts: EvalData
       lambdas: opts.lambdas,
       aiq: opts.aiq,
       costRange: opts.costRange,
+      validation: { table: validation, embeddings: null },
+      operatingPoints: opts.operatingPoints ?? "validation",
       onProgress: (d, t, l) => progress("evaluate", d, t, `${split.name} ${l ?? ""}`.trim()),
     });
     entries.push(splitEntry(split.dataset, split.name === split.dataset ? splitSpec.kind : split.name, result, { maxPoints: opts.maxPoints }));

@@ -8,7 +8,8 @@ import type { OutcomeTable } from "../data/table.js";
 import { completeRows, selectModels, selectRows } from "../data/table.js";
 import type { EmbeddingMatrix } from "../embed/embedder.js";
 import { selectEmbeddingRows } from "../embed/embedder.js";
-import type { PromptBatch, Router } from "../routers/router.js";
+import type { PromptBatch, RealisedOutcomes, Router } from "../routers/router.js";
+import { routeAt } from "../routers/routing.js";
 import { InputError } from "../util/errors.js";
 import type { ProgressFn } from "../util/progress.js";
 import { AIQ_TIE_TOLERANCE, bootstrapAiq, type AiqMode } from "./bootstrap.js";
@@ -24,8 +25,23 @@ export interface EvalOptions {
   aiq?: AiqMode;
   /** AIQ range; default: cheapest to dearest single model on the test split. */
   costRange?: [number, number];
+  /**
+   * Validation rows of the same split. With them (and operatingPoints "validation", the
+   * default when they are given), each router's operating points are chosen on validation.
+   */
+  validation?: { table: OutcomeTable; embeddings: EmbeddingMatrix | null };
+  /**
+   * Where a router's operating points (the lambdas, or a direct router's settings, that make up
+   * its hull) are chosen. "validation": the hull vertices of its curve on the validation rows,
+   * then only those are evaluated on test, as a user would deploy it. "test": every point of
+   * its test curve competes for the test hull (RouterBench's way); with hundreds of points the
+   * hull then climbs on test noise, so even a router with no signal can appear to beat Zero.
+   */
+  operatingPoints?: OperatingPoints;
   onProgress?: ProgressFn;
 }
+
+export type OperatingPoints = "validation" | "test";
 
 export interface RouterUnderTest {
   name: string;
@@ -89,6 +105,10 @@ export interface SplitResult {
   aiqMode: AiqMode;
   lambdas: "exact" | "routerbench" | number[];
   bootstrap: { resamples: number; seed: number; level: number } | null;
+  /** Where the routers' operating points were chosen (see EvalOptions.operatingPoints). */
+  operatingPoints: OperatingPoints;
+  /** Validation prompts they were chosen on (0 when chosen on test). */
+  validationPrompts: number;
   bestSingle: string;
   /** The user's routers first (input order), then Zero, best single model, Oracle. */
   rows: RouterResult[];
@@ -137,38 +157,121 @@ interface Routed {
   poolScores: Float64Array | null;
 }
 
-async function routeOne(rt: RouterUnderTest, table: OutcomeTable, embeddings: EmbeddingMatrix | null, lambdas: EvalOptions["lambdas"]): Promise<Routed> {
-  const { router, name } = rt;
-  const pool = router.pool.slice();
-  for (const model of pool) {
+/** The router's inputs for one set of prompts (outcomes only for routers that declare needing them). */
+function batchOf(router: Router, table: OutcomeTable, embeddings: EmbeddingMatrix | null, name: string, part: string): { batch: PromptBatch; sub: OutcomeTable } {
+  for (const model of router.pool) {
     if (!table.models.includes(model)) {
-      throw new InputError(`router "${name}" routes to model "${model}", which the test data lacks (it has: ${table.models.join(", ")})`);
+      throw new InputError(`router "${name}" routes to model "${model}", which the ${part} data lacks (it has: ${table.models.join(", ")})`);
     }
   }
-  if (router.needsEmbeddings && !embeddings) throw new InputError(`router "${name}" needs prompt embeddings, but none were given for the test split`);
-  const sub = selectModels(table, pool);
-  const m = pool.length;
-  const n = table.ids.length;
+  if (router.needsEmbeddings && !embeddings) throw new InputError(`router "${name}" needs prompt embeddings, but none were given for the ${part} split`);
+  const sub = selectModels(table, router.pool);
   const batch: PromptBatch = {
     ids: table.ids,
     texts: table.texts,
     embeddings: router.needsEmbeddings ? embeddings : null,
     ...(router.needsOutcomes ? { outcomes: { scores: sub.scores, costs: sub.costs } } : {}),
   };
-  if (router.kind === "predictive") {
-    const q = await router.predictQuality(batch);
-    if (q.length !== n * m) throw new Error(`router "${name}" predicted ${q.length} qualities for ${n} prompts x ${m} models`);
-    const curve =
-      lambdas === undefined || lambdas === "exact"
-        ? exactCurve(q, router.expectedCosts, sub.scores, sub.costs, m)
-        : gridCurveWithDecisions(q, router.expectedCosts, sub.scores, sub.costs, m, lambdas === "routerbench" ? ROUTERBENCH_LAMBDAS : lambdas);
-    return { name, role: "router", type: router.type, params: { ...router.params }, pool, curve, settings: null, poolScores: sub.scores };
-  }
+  return { batch, sub };
+}
+
+async function predicted(router: Router & { kind: "predictive" }, batch: PromptBatch, m: number, name: string): Promise<Float64Array> {
+  const q = await router.predictQuality(batch);
+  const n = batch.ids.length;
+  if (q.length !== n * m) throw new Error(`router "${name}" predicted ${q.length} qualities for ${n} prompts x ${m} models`);
+  return q;
+}
+
+async function realised(router: Router & { kind: "direct" }, batch: PromptBatch, name: string): Promise<RealisedOutcomes[]> {
   const settings = await router.realise(batch);
+  const n = batch.ids.length;
   for (const s of settings) {
-    if (s.costs.length !== n || s.scores.length !== n || s.chosen.length !== n) throw new Error(`router "${name}" setting "${s.setting}" does not cover the ${n} test prompts`);
+    if (s.costs.length !== n || s.scores.length !== n || s.chosen.length !== n) throw new Error(`router "${name}" setting "${s.setting}" does not cover the ${n} prompts`);
   }
-  return { name, role: "router", type: router.type, params: { ...router.params }, pool, curve: directCurve(settings), settings: settings.map((s) => s.setting), poolScores: sub.scores };
+  return settings;
+}
+
+/** Indices of the curve points that are vertices of its non-decreasing hull. */
+function hullVertexIndices(points: readonly CostQuality[]): number[] {
+  const hull = nonDecreasingHull(points);
+  const out: number[] = [];
+  for (const h of hull) {
+    const k = points.findIndex((p) => p.cost === h.cost && p.quality === h.quality);
+    if (k >= 0 && !out.includes(k)) out.push(k);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/**
+ * A lambda that reproduces exact-curve point k, or the nearest state a single lambda can: point
+ * k holds for lambda in (lambda_k, lambda_k+1] (point 0 at 0 exactly). Prompts that switch at
+ * the same lambda (common: KNN predictions are multiples of 1/k) give several points with one
+ * lambda; those in the middle of such a run are tie states no lambda yields, so the state after
+ * the whole run is used. Inside the interval take its geometric middle, so a new prompt is not
+ * decided by a tie at a validation breakpoint; the last interval is open to infinity.
+ */
+const LAMBDA_TIE = 1e-9;
+
+function lambdaInside(points: readonly CurvePoint[], k: number): number {
+  const lo = points[k].lambda;
+  let next = k + 1;
+  // "Same lambda" up to rounding: breakpoints of equal ties computed from different q values
+  // (3/5 - 1/5 vs 4/5 - 2/5) differ in the last bits.
+  while (next < points.length && !(points[next].lambda > lo * (1 + LAMBDA_TIE))) next++;
+  if (lo === 0 && next === k + 1 && k === 0) return 0;
+  const hi = points[next]?.lambda;
+  if (hi === undefined) return Infinity;
+  return lo > 0 ? Math.sqrt(lo * hi) : hi / 2;
+}
+
+async function routeOne(
+  rt: RouterUnderTest,
+  table: OutcomeTable,
+  embeddings: EmbeddingMatrix | null,
+  lambdas: EvalOptions["lambdas"],
+  validation: { table: OutcomeTable; embeddings: EmbeddingMatrix | null } | null,
+): Promise<Routed> {
+  const { router, name } = rt;
+  const pool = router.pool.slice();
+  const { batch, sub } = batchOf(router, table, embeddings, name, "test");
+  const m = pool.length;
+  const base = { name, role: "router" as const, type: router.type, params: { ...router.params }, pool, poolScores: sub.scores };
+  const exact = lambdas === undefined || lambdas === "exact";
+  const grid = exact ? [] : lambdas === "routerbench" ? ROUTERBENCH_LAMBDAS : lambdas;
+  const curveOf = (q: Float64Array, t: OutcomeTable, costs: Float64Array) =>
+    exact ? exactCurve(q, costs, t.scores, t.costs, m) : gridCurveWithDecisions(q, costs, t.scores, t.costs, m, grid);
+
+  if (router.kind === "predictive") {
+    const q = await predicted(router, batch, m, name);
+    if (!validation) return { ...base, curve: curveOf(q, sub, router.expectedCosts), settings: null };
+    // Operating points from validation: its curve's hull vertices, as lambdas.
+    const v = batchOf(router, validation.table, validation.embeddings, name, "validation");
+    const vPoints = curveOf(await predicted(router, v.batch, m, name), v.sub, router.expectedCosts).points;
+    const chosen = hullVertexIndices(vPoints).map((k) => (exact ? lambdaInside(vPoints, k) : vPoints[k].lambda));
+    const lams = [...new Set(chosen)].sort((a, b) => a - b);
+    const n = table.ids.length;
+    const settings = lams.map((lambda) => {
+      const pick = routeAt(q, router.expectedCosts, m, lambda);
+      const costs = new Float64Array(n);
+      const scores = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        costs[i] = sub.costs[i * m + pick[i]];
+        scores[i] = sub.scores[i * m + pick[i]];
+      }
+      return { costs, scores, chosen: pick };
+    });
+    const curve = directCurve(settings);
+    curve.points.forEach((p, k) => (p.lambda = lams[k]));
+    return { ...base, curve, settings: lams.map((l) => `lambda=${l}`) };
+  }
+  const settings = await realised(router, batch, name);
+  if (!validation) return { ...base, curve: directCurve(settings), settings: settings.map((s) => s.setting) };
+  const v = batchOf(router, validation.table, validation.embeddings, name, "validation");
+  const vSettings = await realised(router, v.batch, name);
+  const keepLabels = new Set(hullVertexIndices(directCurve(vSettings).points).map((k) => vSettings[k].setting));
+  const kept = settings.filter((s) => keepLabels.has(s.setting));
+  if (kept.length === 0) throw new Error(`router "${name}": its validation settings do not match its test settings`);
+  return { ...base, curve: directCurve(kept), settings: kept.map((s) => s.setting) };
 }
 
 function twoModelMetrics(r: Routed): TwoModelMetrics | null {
@@ -210,9 +313,23 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
   const progressTotal = routers.length + resamples;
   const progress = opts.onProgress;
 
+  // Operating points on validation when its rows are there (and complete); else on test.
+  let validation: { table: OutcomeTable; embeddings: EmbeddingMatrix | null } | null = null;
+  const wantValidation = (opts.operatingPoints ?? (opts.validation ? "validation" : "test")) === "validation";
+  if (wantValidation) {
+    if (!opts.validation) throw new InputError("operating points on validation need the validation rows of the split");
+    const v = opts.validation;
+    if (v.embeddings && v.embeddings.rows !== v.table.ids.length) throw new InputError(`the validation embeddings have ${v.embeddings.rows} rows for ${v.table.ids.length} prompts`);
+    const vRows = completeRows(v.table);
+    if (vRows.length > 0) {
+      const vFull = vRows.length === v.table.ids.length;
+      validation = vFull ? v : { table: selectRows(v.table, vRows), embeddings: v.embeddings ? selectEmbeddingRows(v.embeddings, vRows) : null };
+    }
+  }
+
   const routed: Routed[] = [];
   for (const [k, r] of routers.entries()) {
-    routed.push(await routeOne(r, table, embeddings, opts.lambdas));
+    routed.push(await routeOne(r, table, embeddings, opts.lambdas, validation));
     progress?.(k + 1, progressTotal, `routed ${r.name}`);
   }
 
@@ -324,6 +441,8 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
     aiqMode: mode,
     lambdas: opts.lambdas ?? "exact",
     bootstrap: boot ? { resamples: boot.resamples, seed: opts.seed, level: boot.level } : null,
+    operatingPoints: validation ? "validation" : "test",
+    validationPrompts: validation ? validation.table.ids.length : 0,
     bestSingle: bestSingle.model,
     rows: ordered,
   };

@@ -79,10 +79,12 @@ export const experimentSchema = z.strictObject({
     .strictObject({
       lambdas: z.union([z.enum(["exact", "routerbench"]), z.array(z.number().min(0)).min(1)]).default("exact"),
       aiq: z.enum(["shared-range", "routerbench-code"]).default("shared-range"),
+      /** Where each router's operating points are chosen: validation rows (sound) or test rows (RouterBench's way). */
+      operatingPoints: z.enum(["validation", "test"]).default("validation"),
       bootstrap: z.number().int().min(0).default(1000),
       logCost: z.boolean().default(true),
     })
-    .default({ lambdas: "exact", aiq: "shared-range", bootstrap: 1000, logCost: true }),
+    .default({ lambdas: "exact", aiq: "shared-range", operatingPoints: "validation", bootstrap: 1000, logCost: true }),
   /** Where routers, results.json, report.md and plots go (relative to the working directory). */
   output: z.string().optional(),
 });

@@ -183,6 +183,8 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
           bootstrap: cfg.evaluation.bootstrap,
           lambdas: cfg.evaluation.lambdas,
           aiq: cfg.evaluation.aiq,
+          validation,
+          operatingPoints: cfg.evaluation.operatingPoints,
           onProgress: bar.update,
         });
       } finally {

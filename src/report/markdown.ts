@@ -25,7 +25,7 @@ export function reportOrder(split: SplitEntry): RouterEntry[] {
 }
 
 function beats(r: RouterEntry): string {
-  if (r.role === "zero") return "—";
+  if (r.role === "zero" || r.role === "best-single") return "—";
   if (r.beatsZero === null) return "n/a";
   return r.beatsZero ? "**yes**" : "no";
 }
@@ -53,7 +53,11 @@ export function renderSplitSection(split: SplitEntry, opts: { plotsDir?: string;
     ? `${Math.round(split.bootstrap.level * 100)}% intervals from ${split.bootstrap.resamples} bootstrap resamples of the test prompts (seed ${split.bootstrap.seed})`
     : "no bootstrap (no intervals)";
   const lambdas = split.lambdas === "exact" ? "exact curve (every lambda breakpoint)" : split.lambdas === "routerbench" ? "RouterBench's 32-value lambda grid" : `a ${split.lambdas.length}-value lambda grid`;
-  lines.push(`${split.prompts} test prompts${dropped}; ${range}; ${boot}; ${lambdas}. Best single model: ${split.bestSingle}.`, "");
+  const points =
+    split.operatingPoints === "validation"
+      ? `each router's operating points (its hull's lambdas or settings) chosen on ${split.validationPrompts} validation prompts, then evaluated on test`
+      : "each router's operating points chosen on the test prompts themselves (RouterBench's way: optimistic, see above)";
+  lines.push(`${split.prompts} test prompts${dropped}; ${range}; ${boot}; ${lambdas}; ${points}. Best single model: ${split.bestSingle}.`, "");
   const twoModel = split.routers.some((r) => r.twoModel);
   const header = ["Rank", "Router", "AIQ", "vs Zero", "Beats Zero?", "Max quality (at cost)", "Quality at best single's cost", "Cost to match best single"];
   if (twoModel) header.push("APGR", "CPT(50%)", "CPT(80%)");
@@ -62,8 +66,9 @@ export function renderSplitSection(split: SplitEntry, opts: { plotsDir?: string;
     const cells = [
       String(k + 1),
       displayName(r),
-      `${num(r.aiq)}${iv(r.aiqInterval)}`,
-      r.diffToZero === null ? "—" : `${signed(r.diffToZero)}${iv(r.diffInterval)}`,
+      // One point has no curve over the cost range: show where it stands, not an AIQ of ~0.
+      r.role === "best-single" ? `— (one point)` : `${num(r.aiq)}${iv(r.aiqInterval)}`,
+      r.diffToZero === null || r.role === "best-single" ? "—" : `${signed(r.diffToZero)}${iv(r.diffInterval)}`,
       beats(r),
       `${num(r.maxQuality.quality)} (${usd(r.maxQuality.cost)})`,
       num(r.qualityAtBestSingleCost),
@@ -87,7 +92,8 @@ export function renderSplitSection(split: SplitEntry, opts: { plotsDir?: string;
 export const HOW_TO_READ = [
   "How to read this report. Each router's *curve* is its mean cost and mean quality per test prompt at every willingness to pay lambda (it routes each prompt to argmax lambda * predicted quality - expected cost); its *hull* is the non-decreasing convex hull of those points, what mixing its settings at random can reach.",
   "The *Zero router* is that hull for the single models themselves: mixing models at random with no look at the prompt. A router is only worth something where its hull lies above the Zero router's.",
-  "*AIQ* is the hull's mean quality over one cost range shared by every row (by default the cheapest to the dearest single model), counting 0 where a router cannot spend that little and staying flat right of its last point; so a single model's AIQ only counts the range above its own cost, and the dearest model's is 0.",
+  "*AIQ* is the hull's mean quality over one cost range shared by every row (by default the cheapest to the dearest single model), counting 0 where a router cannot spend that little and staying flat right of its last point. The best single model is one point, usually the dearest, so it has no AIQ of its own: its row shows where it stands (its quality and cost).",
+  "A router's *operating points* (which lambdas, or which settings of a cascade, make up its hull) are chosen on the validation rows and only those are evaluated on test, as a user would deploy it. Choosing them on the test rows instead (RouterBench's way) lets a curve of hundreds of points climb on test noise: a router with no signal at all then appears to beat the Zero router.",
   "Intervals come from resampling the test prompts with replacement and recomputing every curve, hull and AIQ on each resample; *Beats Zero?* says yes only when the whole interval of the router's AIQ minus the Zero router's is above 0.",
   "The *Oracle* (the best model for each prompt, known in hindsight) is an upper reference no router can reach.",
 ].join(" ");

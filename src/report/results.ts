@@ -61,6 +61,9 @@ export const splitEntrySchema = z.object({
   aiqMode: z.enum(["shared-range", "routerbench-code"]),
   lambdas: z.union([z.literal("exact"), z.literal("routerbench"), z.array(z.union([z.number(), z.literal("Infinity")]))]),
   bootstrap: z.object({ resamples: z.number().int(), seed: z.number(), level: z.number() }).nullable(),
+  /** Where the routers' operating points (lambdas, settings) were chosen: validation rows, or the test rows themselves. */
+  operatingPoints: z.enum(["validation", "test"]),
+  validationPrompts: z.number().int(),
   routers: z.array(routerEntrySchema),
 });
 
@@ -139,6 +142,8 @@ export function splitEntry(dataset: string, split: string, r: SplitResult, opts:
     aiqMode: r.aiqMode,
     lambdas: Array.isArray(r.lambdas) ? r.lambdas.map((l) => (l === Infinity ? "Infinity" : l)) : r.lambdas,
     bootstrap: r.bootstrap ? { resamples: r.bootstrap.resamples, seed: r.bootstrap.seed, level: r.bootstrap.level } : null,
+    operatingPoints: r.operatingPoints,
+    validationPrompts: r.validationPrompts,
     routers: r.rows.map((row) => routerEntry(row, maxPoints)),
   };
 }

@@ -52,7 +52,7 @@ describe("routekit eval", () => {
     const routerDir = join(dir, "knn-alpha");
     const t = await runCli(["train", data, "--router", "knn:k=5", "--dataset", "alpha", "--embedder", "hash", "--cache-dir", join(dir, "cache"), "--seed", "3", "--out", routerDir]);
     expect(t.code, t.stderr).toBe(0);
-    const r = await runCli(["eval", data, "--routers", routerDir, "oracle", "--out", join(dir, "out3"), "--json", "--lambdas", "routerbench", ...common()]);
+    const r = await runCli(["eval", data, "--routers", routerDir, "oracle", "--out", join(dir, "out3"), "--json", "--lambdas", "routerbench", "--operating-points", "test", ...common()]);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as { splits: { dataset: string; prompts: number; routers: { name: string; aiqInterval: number[] }[] }[] };
     // The knn router was trained on alpha only: beta is evaluated with the oracle spec alone.
