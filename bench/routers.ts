@@ -96,7 +96,9 @@ export const routersBench: Bench = {
         const batch = engine === "tf" ? queries : { ...queries, ids: queries.ids.slice(0, 100), texts: queries.texts.slice(0, 100), embeddings: { ...queries.embeddings!, rows: 100, data: queries.embeddings!.data.subarray(0, 100 * DIM) } };
         const scale = N_QUERY / batch.ids.length;
         const first = await seconds(() => r.predictQuality(batch));
-        const again = await seconds(() => r.predictQuality(batch));
+        // A copy of the queries: the router remembers its last search by array identity.
+        const copy = { ...batch, embeddings: { ...batch.embeddings!, data: Float32Array.from(batch.embeddings!.data) } };
+        const again = await seconds(() => r.predictQuality(copy));
         const per1000 = { s: again.s * scale, cpu: again.cpu * scale };
         rows.push([`KNN query, engine=${engine} (k=10)`, `${fmt(per1000, 3)} per 1,000 queries${engine === "tf" ? ` (first call, building the index: ${fmt(first, 3)})` : " (timed on 100)"}`, "< 1 s"]);
         log(`knn ${engine}: ${fmt(per1000, 3)}`);
