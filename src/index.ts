@@ -20,6 +20,7 @@ export { batchOfTable, expectedCostsOf } from "./routers/common.js";
 export { KnnRouter } from "./routers/knn.js";
 export { MlpRouter } from "./routers/mlp.js";
 export { LinearRouter } from "./routers/linear.js";
+export { IrtRouter, irtFactory, fitItemResponse, expectedSigmoid, type IrtModel, type ItemResponseFit } from "./routers/irt.js";
 export { OracleRouter } from "./routers/baselines/oracle.js";
 export { BestSingleRouter } from "./routers/baselines/best-single.js";
 export { ZeroRouter } from "./routers/baselines/zero.js";

@@ -77,5 +77,6 @@ import { oracleFactory } from "./baselines/oracle.js";
 import { bestSingleFactory } from "./baselines/best-single.js";
 import { zeroFactory } from "./baselines/zero.js";
 import { cascadeFactory } from "./baselines/cascade.js";
+import { irtFactory } from "./irt.js";
 
-for (const f of [knnFactory, mlpFactory, linearFactory, oracleFactory, bestSingleFactory, zeroFactory, cascadeFactory]) registerRouter(f);
+for (const f of [knnFactory, mlpFactory, linearFactory, oracleFactory, bestSingleFactory, zeroFactory, cascadeFactory, irtFactory]) registerRouter(f);
