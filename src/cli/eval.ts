@@ -4,13 +4,12 @@ import { join } from "node:path";
 import { readOutcomeTable } from "../data/arrow-io.js";
 import { DEFAULT_EMBEDDER_SPEC, defaultCacheDir, parseEmbedderSpec } from "../embed/index.js";
 import { evaluateRoutersOnTable } from "../evaluate/eval-dataset.js";
-import { reportOrder } from "../report/markdown.js";
 import { DEFAULT_MAX_POINTS, makeResults } from "../report/results.js";
 import { writeReport } from "../report/write.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { InputError } from "../util/errors.js";
 import { progressReporter } from "../util/progress.js";
-import { formatTable, printJson } from "./output.js";
+import { formatSplitTable, printJson, splitSummary } from "./output.js";
 
 interface EvalCliOptions {
   routers: string[];
@@ -45,7 +44,6 @@ function costRange(value: string | undefined): [number, number] | undefined {
   return [parts[0], parts[1]];
 }
 
-const fmt = (v: number | null) => (v === null ? "-" : v.toFixed(4));
 
 export function register(program: Command): void {
   program
@@ -135,33 +133,12 @@ export function register(program: Command): void {
           results: written.results,
           report: written.report,
           plots: written.plots,
-          splits: results.splits.map((s) => ({
-            dataset: s.dataset,
-            split: s.split,
-            prompts: s.prompts,
-            costRange: s.costRange,
-            routers: reportOrder(s).map((r) => ({ name: r.name, role: r.role, aiq: r.aiq, aiqInterval: r.aiqInterval, diffToZero: r.diffToZero, diffInterval: r.diffInterval, beatsZero: r.beatsZero })),
-          })),
+          splits: results.splits.map(splitSummary),
         });
         return;
       }
       const lines: string[] = [];
-      for (const s of results.splits) {
-        lines.push(`${s.dataset} (${s.split}), ${s.prompts} test prompts`, "");
-        lines.push(
-          formatTable(
-            ["router", "AIQ", "95% interval", "vs Zero", "beats Zero?"],
-            reportOrder(s).map((r) => [
-              r.name,
-              fmt(r.aiq),
-              r.aiqInterval ? `${fmt(r.aiqInterval[0])}..${fmt(r.aiqInterval[1])}` : "-",
-              r.diffToZero === null ? "-" : `${r.diffToZero >= 0 ? "+" : ""}${fmt(r.diffToZero)}`,
-              r.role === "zero" ? "-" : r.beatsZero === null ? "n/a" : r.beatsZero ? "yes" : "no",
-            ]),
-          ),
-          "",
-        );
-      }
+      for (const s of results.splits) lines.push(formatSplitTable(s), "");
       lines.push(`report: ${written.report}`, `results: ${written.results}`, `plots: ${written.plots.map((p) => p.png).join(", ")}`);
       process.stdout.write(`${lines.join("\n")}\n`);
     });

@@ -1,4 +1,6 @@
 /** Shared output helpers for commands: JSON to stdout, tables for people. */
+import type { SplitEntry } from "../report/results.js";
+import { reportOrder } from "../report/markdown.js";
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -10,4 +12,38 @@ export function formatTable(header: string[], rows: (string | number)[][]): stri
   const widths = header.map((_, j) => Math.max(...cells.map((r) => (r[j] ?? "").length)));
   const line = (r: string[]) => r.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join("  ");
   return [line(cells[0]), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
+}
+
+
+const fixed4 = (v: number) => v.toFixed(4);
+const signed4 = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(4)}`;
+const range4 = (v: [number, number] | null) => (v ? `[${fixed4(v[0])}, ${fixed4(v[1])}]` : "-");
+
+/** One split's rows as `eval --json` and `run --json` print them, best AIQ first. */
+export function splitSummary(s: SplitEntry) {
+  return {
+    dataset: s.dataset,
+    split: s.split,
+    prompts: s.prompts,
+    costRange: s.costRange,
+    operatingPoints: s.operatingPoints,
+    routers: reportOrder(s).map((r) => ({ name: r.name, role: r.role, aiq: r.aiq, aiqInterval: r.aiqInterval, diffToZero: r.diffToZero, diffInterval: r.diffInterval, beatsZero: r.beatsZero })),
+  };
+}
+
+/** One split's table for the terminal (the report.md table, narrowed to what decides). */
+export function formatSplitTable(s: SplitEntry): string {
+  const rows = reportOrder(s).map((r) => {
+    // The best single model is one point: it has no AIQ of its own (see the report).
+    if (r.role === "best-single") return [r.name, `(one point: ${fixed4(r.maxQuality.quality)} at $${r.maxQuality.cost.toPrecision(3)})`, "", "-", "", "-"];
+    return [
+      r.name,
+      fixed4(r.aiq),
+      range4(r.aiqInterval),
+      r.diffToZero === null ? "-" : signed4(r.diffToZero),
+      range4(r.diffInterval),
+      r.role === "zero" ? "-" : r.beatsZero === null ? "n/a" : r.beatsZero ? "yes" : "no",
+    ];
+  });
+  return `${s.dataset} (${s.split}), ${s.prompts} test prompts\n${formatTable(["router", "AIQ", "95% interval", "AIQ - Zero", "95% interval", "beats Zero"], rows)}`;
 }

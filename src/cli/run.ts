@@ -2,13 +2,9 @@ import type { Command } from "commander";
 import { join, relative } from "node:path";
 import { loadExperiment } from "../experiments/config.js";
 import { runExperiment } from "../experiments/run.js";
-import { reportOrder } from "../report/markdown.js";
-import { splitEntry } from "../report/results.js";
 import { defaultCacheDir } from "../embed/index.js";
 import { progressReporter } from "../util/progress.js";
-import { formatTable, printJson } from "./output.js";
-
-const fmt = (v: number | null) => (v === null ? "-" : v.toFixed(4));
+import { formatSplitTable, printJson, splitSummary } from "./output.js";
 
 export function register(program: Command): void {
   program
@@ -35,43 +31,11 @@ export function register(program: Command): void {
         log,
         progress: (title) => progressReporter(title, { quiet: o.quiet }),
       });
-      const summary = res.splits.map((s) => {
-        const entry = splitEntry(s.dataset, s.kind === "in-distribution" ? s.kind : s.name, s.result);
-        return {
-          split: s.name,
-          dataset: s.dataset,
-          test: s.test,
-          rows: reportOrder(entry).map((r) => ({
-            name: r.name,
-            role: r.role,
-            aiq: r.aiq,
-            aiqInterval: r.aiqInterval,
-            diffToZero: r.diffToZero,
-            diffInterval: r.diffInterval,
-            beatsZero: r.beatsZero,
-          })),
-        };
-      });
       if (o.json) {
-        printJson({ outDir: res.outDir, files: res.files, seconds: (Date.now() - started) / 1000, splits: summary });
+        printJson({ outDir: res.outDir, files: res.files, seconds: (Date.now() - started) / 1000, splits: res.results.splits.map(splitSummary) });
         return;
       }
-      for (const s of summary) {
-        process.stdout.write(`\n${s.split} (${s.test} test prompts)\n`);
-        process.stdout.write(
-          `${formatTable(
-            ["router", "AIQ", "95% interval", "AIQ - Zero", "95% interval", "beats Zero"],
-            s.rows.map((r) => [
-              r.name,
-              fmt(r.aiq),
-              r.aiqInterval ? `[${fmt(r.aiqInterval[0])}, ${fmt(r.aiqInterval[1])}]` : "-",
-              r.diffToZero === null ? "-" : (r.diffToZero >= 0 ? "+" : "") + r.diffToZero.toFixed(4),
-              r.diffInterval ? `[${fmt(r.diffInterval[0])}, ${fmt(r.diffInterval[1])}]` : "-",
-              r.beatsZero === null ? "-" : r.beatsZero ? "yes" : "no",
-            ]),
-          )}\n`,
-        );
-      }
+      for (const s of res.results.splits) process.stdout.write(`\n${formatSplitTable(s)}\n`);
       const rel = (p: string) => relative(process.cwd(), join(res.outDir, p)) || ".";
       process.stdout.write(`\nReport: ${rel("report.md")}\nResults: ${rel("results.json")}\nPlots: ${res.files.filter((f) => f.endsWith(".png")).map(rel).join(", ")}\n`);
       process.stdout.write(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);

@@ -14,7 +14,7 @@ import { selectEmbeddingRows, type EmbeddingMatrix } from "../embed/embedder.js"
 import { embedTable } from "../embed/index.js";
 import { evaluateSplit, type RouterUnderTest, type SplitResult } from "../evaluate/evaluate.js";
 import { getRouterFactory } from "../routers/registry.js";
-import { makeResults, splitEntry, writeReport } from "../report/index.js";
+import { makeResults, splitEntry, writeReport, type Results } from "../report/index.js";
 import { saveRouter } from "../routers/artifact.js";
 import { trainRouter } from "../routers/train.js";
 import type { TrainingSet } from "../routers/router.js";
@@ -53,6 +53,8 @@ export interface RunResult {
   splits: SplitRun[];
   /** Paths written, relative to outDir. */
   files: string[];
+  /** What results.json holds. */
+  results: Results;
 }
 
 /** The router spec string trainRouter takes, from a config entry's fixed params and grid. */
@@ -145,6 +147,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
 
   const runs: SplitRun[] = [];
   const files: string[] = [];
+  let results: Results | undefined;
   await writeDirAtomic(outDir, async (staging) => {
     for (const { cfg: splitCfg, split } of splits) {
       const train = part(table, embeddings, split.train);
@@ -201,7 +204,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
         result,
       });
     }
-    const results = makeResults(
+    results = makeResults(
       // Same split labels as `routekit eval`: the kind in-distribution, the split name out of it.
       runs.map((r) => splitEntry(r.dataset, r.kind === "in-distribution" ? r.kind : r.name, r.result)),
       cfg as unknown as Record<string, unknown>,
@@ -214,5 +217,5 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
     await writeFileAtomic(join(staging, "run.json"), `${JSON.stringify({ config: cfg.name, seconds: (Date.now() - started) / 1000, versions: await versions() }, null, 2)}\n`);
     files.push("config.resolved.yaml", "run.json");
   });
-  return { outDir, splits: runs, files };
+  return { outDir, splits: runs, files, results: results! };
 }

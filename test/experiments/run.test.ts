@@ -108,7 +108,8 @@ describe("routekit run", () => {
     const ok = await runCli(["run", cfgPath, "--out", join(dir, "cli-out"), "--cache-dir", join(dir, "cache"), "--quiet"]);
     expect(ok.stderr).toBe("");
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(/mmlu \(\d+ test prompts\)/);
+    expect(ok.stdout).toMatch(/mmlu \(in-distribution\), \d+ test prompts/);
+    expect(ok.stdout).toMatch(/Best single \(.*\)\s+\(one point: [\d.]+ at \$/);
     expect(ok.stdout).toMatch(/Zero router/);
     expect(ok.stdout).toContain(`Report: ${relative(process.cwd(), join(dir, "cli-out", "report.md"))}`);
     expect(existsSync(join(dir, "cli-out", "plots", "mmlu--in-distribution.png"))).toBe(true);
