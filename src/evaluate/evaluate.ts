@@ -8,8 +8,8 @@ import type { OutcomeTable } from "../data/table.js";
 import { completeRows, selectModels, selectRows } from "../data/table.js";
 import type { EmbeddingMatrix } from "../embed/embedder.js";
 import { selectEmbeddingRows } from "../embed/embedder.js";
-import type { PromptBatch, RealisedOutcomes, Router } from "../routers/router.js";
-import { routeAt } from "../routers/routing.js";
+import type { PromptBatch, Router } from "../routers/router.js";
+import { realiseChecked, routeAt } from "../routers/routing.js";
 import { InputError } from "../util/errors.js";
 import type { ProgressFn } from "../util/progress.js";
 import { AIQ_TIE_TOLERANCE, bootstrapAiq, type AiqMode } from "./bootstrap.js";
@@ -182,15 +182,6 @@ async function predicted(router: Router & { kind: "predictive" }, batch: PromptB
   return q;
 }
 
-async function realised(router: Router & { kind: "direct" }, batch: PromptBatch, name: string): Promise<RealisedOutcomes[]> {
-  const settings = await router.realise(batch);
-  const n = batch.ids.length;
-  for (const s of settings) {
-    if (s.costs.length !== n || s.scores.length !== n || s.chosen.length !== n) throw new Error(`router "${name}" setting "${s.setting}" does not cover the ${n} prompts`);
-  }
-  return settings;
-}
-
 /** Indices of the curve points that are vertices of its non-decreasing hull. */
 function hullVertexIndices(points: readonly CostQuality[]): number[] {
   const hull = nonDecreasingHull(points);
@@ -264,10 +255,10 @@ async function routeOne(
     curve.points.forEach((p, k) => (p.lambda = lams[k]));
     return { ...base, curve, settings: lams.map((l) => `lambda=${l}`) };
   }
-  const settings = await realised(router, batch, name);
+  const settings = await realiseChecked(router, batch);
   if (!validation) return { ...base, curve: directCurve(settings), settings: settings.map((s) => s.setting) };
   const v = batchOf(router, validation.table, validation.embeddings, name, "validation");
-  const vSettings = await realised(router, v.batch, name);
+  const vSettings = await realiseChecked(router, v.batch);
   const keepLabels = new Set(hullVertexIndices(directCurve(vSettings).points).map((k) => vSettings[k].setting));
   const kept = settings.filter((s) => keepLabels.has(s.setting));
   if (kept.length === 0) throw new Error(`router "${name}": its validation settings do not match its test settings`);

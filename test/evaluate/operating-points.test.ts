@@ -144,3 +144,13 @@ describe("operating points chosen on validation", () => {
     expect(viaValidation).toBeLessThanOrEqual(0.002);
   });
 });
+
+describe("the evaluator's pool check", () => {
+  it("refuses a direct router whose decision lies outside its pool", async () => {
+    const t = randomTable(20, 3, 5);
+    const rogue = directFrom(t.models.slice(0, 2), (b) => [
+      { setting: "rogue", costs: new Float64Array(b.ids.length), scores: new Float64Array(b.ids.length), chosen: new Int32Array(b.ids.length).fill(2) },
+    ]);
+    await expect(evaluateSplit({ table: t, embeddings: null }, [{ name: "rogue", router: rogue }], { seed: 1, bootstrap: 0 })).rejects.toThrow(/outside its pool/);
+  });
+});
