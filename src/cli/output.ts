@@ -35,7 +35,7 @@ export function splitSummary(s: SplitEntry) {
 export function formatSplitTable(s: SplitEntry): string {
   const rows = reportOrder(s).map((r) => {
     // The best single model is one point: it has no AIQ of its own (see the report).
-    if (r.role === "best-single") return [r.name, `(one point: ${fixed4(r.maxQuality.quality)} at $${r.maxQuality.cost.toPrecision(3)})`, "", "-", "", "-"];
+    if (r.role === "best-single") return [r.name, "-", `point ${r.maxQuality.quality.toFixed(3)} @ $${r.maxQuality.cost.toPrecision(2)}`, "-", "", "-"];
     return [
       r.name,
       fixed4(r.aiq),

@@ -33,6 +33,12 @@ const split = z.discriminatedUnion("kind", [
     kind: z.literal("in-distribution"),
     testFraction: z.number().gt(0).lt(1).default(0.3),
     validationFraction: z.number().gt(0).lt(1).default(0.1),
+    /**
+     * false: one router per dataset (RouterBench's protocol). true: one router trained on every
+     * dataset's training rows, evaluated on all test rows together (split "all"): what a
+     * deployment that sees all of this traffic would get.
+     */
+    pooled: z.boolean().default(false),
   }),
   z.strictObject({
     kind: z.literal("out-of-distribution"),
@@ -66,7 +72,7 @@ export const experimentSchema = z.strictObject({
   description: z.string().optional(),
   seed: z.number().int().min(0).default(0),
   data,
-  splits: z.array(split).min(1).default([{ kind: "in-distribution", testFraction: 0.3, validationFraction: 0.1 }]),
+  splits: z.array(split).min(1).default([{ kind: "in-distribution", testFraction: 0.3, validationFraction: 0.1, pooled: false }]),
   embedder: z
     .strictObject({
       spec: z.string().default("use-lite"),

@@ -42,6 +42,8 @@ export interface SplitRun {
   name: string;
   dataset: string;
   kind: SplitConfig["kind"];
+  /** One router for all datasets' traffic (an in-distribution split with pooled: true). */
+  pooled: boolean;
   train: number;
   validation: number;
   test: number;
@@ -101,6 +103,12 @@ async function readPrices(file: string): Promise<Record<string, { input: number;
   }
 }
 
+/** Every dataset's in-distribution parts together: one router for all the traffic ("all"). */
+export function pooledSplit(perDataset: readonly Split[]): Split {
+  const union = (pick: (s: Split) => number[]) => perDataset.flatMap(pick).sort((a, b) => a - b);
+  return { name: "all", dataset: "all", train: union((s) => s.train), validation: union((s) => s.validation), test: union((s) => s.test) };
+}
+
 function part(t: OutcomeTable, emb: EmbeddingMatrix | null, rows: number[]): TrainingSet {
   return { table: selectRows(t, rows), embeddings: emb ? selectEmbeddingRows(emb, rows) : null };
 }
@@ -141,9 +149,11 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
   }
   const embedderMeta = embeddings ? { id: embeddings.embedderId, spec: cfg.embedder.spec, preparation: prep } : null;
 
-  const splits: { cfg: SplitConfig; split: Split }[] = cfg.splits.flatMap((s) =>
-    makeSplits(table, { ...s, seed: cfg.seed }).map((split) => ({ cfg: s, split })),
-  );
+  const splits: { cfg: SplitConfig; split: Split }[] = cfg.splits.flatMap((s) => {
+    const perDataset = makeSplits(table, s.kind === "in-distribution" ? { kind: s.kind, testFraction: s.testFraction, validationFraction: s.validationFraction, seed: cfg.seed } : { ...s, seed: cfg.seed });
+    if (s.kind === "in-distribution" && s.pooled) return [{ cfg: s, split: pooledSplit(perDataset) }];
+    return perDataset.map((split) => ({ cfg: s, split }));
+  });
 
   const runs: SplitRun[] = [];
   const files: string[] = [];
@@ -198,6 +208,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
         name: split.name,
         dataset: split.dataset,
         kind: splitCfg.kind,
+        pooled: splitCfg.kind === "in-distribution" && splitCfg.pooled,
         train: split.train.length,
         validation: split.validation.length,
         test: split.test.length,
@@ -206,7 +217,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
     }
     results = makeResults(
       // Same split labels as `routekit eval`: the kind in-distribution, the split name out of it.
-      runs.map((r) => splitEntry(r.dataset, r.kind === "in-distribution" ? r.kind : r.name, r.result)),
+      runs.map((r) => splitEntry(r.dataset, r.kind === "in-distribution" ? (r.pooled ? "pooled" : r.kind) : r.name, r.result)),
       cfg as unknown as Record<string, unknown>,
       await versions(),
     );

@@ -15,7 +15,7 @@ describe("experiment configs", () => {
   it("fills every default, so the resolved config alone describes the run", () => {
     const cfg = parseExperiment(minimal, "demo.yaml");
     expect(cfg.seed).toBe(0);
-    expect(cfg.splits).toEqual([{ kind: "in-distribution", testFraction: 0.3, validationFraction: 0.1 }]);
+    expect(cfg.splits).toEqual([{ kind: "in-distribution", testFraction: 0.3, validationFraction: 0.1, pooled: false }]);
     expect(cfg.embedder.spec).toBe("use-lite");
     expect(cfg.embedder.preparation).toEqual({ unwrapList: true, stripSharedPrefix: true, maxChars: 0, keep: "head" });
     expect(cfg.routers[0]).toEqual({ type: "knn", params: {}, grid: { k: [5, 10] } });

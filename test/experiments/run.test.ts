@@ -25,6 +25,8 @@ data:
 splits:
   - kind: in-distribution
   - kind: out-of-distribution
+  - kind: in-distribution
+    pooled: true
 embedder:
   spec: hash:128
 routers:
@@ -64,9 +66,15 @@ describe("routekit run", () => {
     const ra = await readFile(join(dir, "a", "results.json"), "utf8");
     expect(await readFile(join(dir, "b", "results.json"), "utf8")).toBe(ra);
 
-    // 3 in-distribution + 3 out-of-distribution splits, each with every router and the baselines
-    expect(a.splits.map((s) => s.name).sort()).toEqual(["grade-school-math", "hellaswag", "mmlu", "ood:grade-school-math", "ood:hellaswag", "ood:mmlu"]);
+    // 3 in-distribution + 3 out-of-distribution splits + the pooled one, each with every router and the baselines
+    expect(a.splits.map((s) => s.name).sort()).toEqual(["all", "grade-school-math", "hellaswag", "mmlu", "ood:grade-school-math", "ood:hellaswag", "ood:mmlu"]);
+    // pooled: trained on every dataset's training rows, tested on all their test rows
+    const byName = new Map(a.splits.map((s) => [s.name, s]));
+    const perDataset = ["grade-school-math", "hellaswag", "mmlu"].map((d) => byName.get(d)!);
+    expect(byName.get("all")!.test).toBe(perDataset.reduce((x, s) => x + s.test, 0));
+    expect(byName.get("all")!.train).toBe(perDataset.reduce((x, s) => x + s.train, 0));
     const results = await readResults(join(dir, "a", "results.json"));
+    expect(results.splits.find((s) => s.dataset === "all")!.split).toBe("pooled");
     for (const split of results.splits) {
       const names = split.routers.map((r) => r.name);
       expect(names).toEqual(expect.arrayContaining(["knn", "linear", "mlp-small", "cascade", "Zero router", "Oracle"]));
@@ -79,7 +87,7 @@ describe("routekit run", () => {
     const files = await readdir(join(dir, "a"));
     expect(files).toEqual(expect.arrayContaining(["results.json", "report.md", "plots", "routers", "config.resolved.yaml", "run.json"]));
     expect(parseExperiment(await readFile(join(dir, "a", "config.resolved.yaml"), "utf8"), "resolved.yaml")).toEqual(cfg);
-    expect((await readdir(join(dir, "a", "plots"))).filter((f) => f.endsWith(".png"))).toHaveLength(6);
+    expect((await readdir(join(dir, "a", "plots"))).filter((f) => f.endsWith(".png"))).toHaveLength(7);
     expect(b.files).toEqual(a.files);
 
     // the saved routers load in isolation and record the split and embedder they were made with
@@ -104,12 +112,12 @@ describe("routekit run", () => {
 
   it("the CLI prints the table and where the report is, and fails in one line on a bad config", async () => {
     const cfgPath = join(dir, "cli.yaml");
-    await writeFile(cfgPath, configText(tablePath).replace("  - kind: out-of-distribution\n", "").replace("  - type: linear\n", ""));
+    await writeFile(cfgPath, configText(tablePath).replace("  - kind: out-of-distribution\n", "").replace("  - kind: in-distribution\n    pooled: true\n", "").replace("  - type: linear\n", ""));
     const ok = await runCli(["run", cfgPath, "--out", join(dir, "cli-out"), "--cache-dir", join(dir, "cache"), "--quiet"]);
     expect(ok.stderr).toBe("");
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/mmlu \(in-distribution\), \d+ test prompts/);
-    expect(ok.stdout).toMatch(/Best single \(.*\)\s+\(one point: [\d.]+ at \$/);
+    expect(ok.stdout).toMatch(/Best single \(.*\)\s+-\s+point [\d.]+ @ \$/);
     expect(ok.stdout).toMatch(/Zero router/);
     expect(ok.stdout).toContain(`Report: ${relative(process.cwd(), join(dir, "cli-out", "report.md"))}`);
     expect(existsSync(join(dir, "cli-out", "plots", "mmlu--in-distribution.png"))).toBe(true);
