@@ -169,6 +169,7 @@ function batchOf(router: Router, table: OutcomeTable, embeddings: EmbeddingMatri
   const batch: PromptBatch = {
     ids: table.ids,
     texts: table.texts,
+    evals: table.evals,
     embeddings: router.needsEmbeddings ? embeddings : null,
     ...(router.needsOutcomes ? { outcomes: { scores: sub.scores, costs: sub.costs } } : {}),
   };

@@ -101,7 +101,7 @@ export function checkKnownParams(type: string, params: Record<string, unknown>, 
 
 /** A table's rows as prompts to route; outcomes (in pool order) only for routers that need them. */
 export function batchOfTable(table: OutcomeTable, embeddings: EmbeddingMatrix | null, pool: readonly string[], withOutcomes: boolean): PromptBatch {
-  if (!withOutcomes) return { ids: table.ids, texts: table.texts, embeddings };
+  if (!withOutcomes) return { ids: table.ids, texts: table.texts, evals: table.evals, embeddings };
   const cols = poolColumns(table, pool);
   const n = table.ids.length;
   const m0 = table.models.length;
@@ -114,5 +114,5 @@ export function batchOfTable(table: OutcomeTable, embeddings: EmbeddingMatrix | 
       costs[i * m + j] = table.costs[i * m0 + cols[j]];
     }
   }
-  return { ids: table.ids, texts: table.texts, embeddings, outcomes: { scores, costs } };
+  return { ids: table.ids, texts: table.texts, evals: table.evals, embeddings, outcomes: { scores, costs } };
 }

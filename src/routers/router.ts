@@ -20,6 +20,11 @@ export interface TrainingSet {
 export interface PromptBatch {
   readonly ids: readonly string[];
   readonly texts: readonly string[];
+  /**
+   * The eval (task) of each prompt, when the caller knows it (evaluation always does; at route
+   * time a deployment may, e.g. from its endpoint). Routers must cope with its absence.
+   */
+  readonly evals?: readonly (string | null)[];
   readonly embeddings: EmbeddingMatrix | null;
   /** The realised outcomes of these very prompts, in the router's pool order (Oracle, cascade, Zero). */
   readonly outcomes?: { readonly scores: Float64Array; readonly costs: Float64Array };
