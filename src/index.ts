@@ -23,5 +23,6 @@ export { LinearRouter } from "./routers/linear.js";
 export { IrtRouter, irtFactory, fitItemResponse, expectedSigmoid, type IrtModel, type ItemResponseFit } from "./routers/irt.js";
 export { OracleRouter } from "./routers/baselines/oracle.js";
 export { BestSingleRouter } from "./routers/baselines/best-single.js";
+export { TaskPriorRouter, taskPriorFactory, TASK_PRIOR_DEFAULT_SHRINK, type TaskLevel } from "./routers/baselines/task-prior.js";
 export { ZeroRouter } from "./routers/baselines/zero.js";
 export { CascadeRouter, CASCADE_EPSILONS, judgeDraw } from "./routers/baselines/cascade.js";

@@ -137,10 +137,14 @@ export interface RoutedPrompt {
   quality: Record<string, number>;
 }
 
-/** Load a saved router and route new prompts at lambda. Routers that need outcomes are refused. */
+/**
+ * Load a saved router and route new prompts at lambda. Routers that need outcomes are refused.
+ * `evals` (each prompt's eval when known, else null) reaches the router as `batch.evals`; only
+ * task-aware routers (task-prior) read it.
+ */
 export async function routeWithSavedRouter(
   dir: string,
-  prompts: { ids: string[]; texts: string[] },
+  prompts: { ids: string[]; texts: string[]; evals?: (string | null)[] },
   lambda: number,
   opts: { cacheDir?: string | false; onProgress?: ProgressFn } = {},
 ): Promise<{ routed: RoutedPrompt[]; manifest: SavedRouterManifest; router: Router }> {
@@ -164,7 +168,9 @@ export async function routeWithSavedRouter(
     }
     embeddings = matrix;
   }
-  const { chosen, quality } = await routePrompts(router, { ids: prompts.ids, texts: prompts.texts, embeddings }, lambda);
+  if (prompts.evals && prompts.evals.length !== prompts.ids.length) throw new Error(`${prompts.evals.length} evals for ${prompts.ids.length} prompts`);
+  const batch = { ids: prompts.ids, texts: prompts.texts, ...(prompts.evals ? { evals: prompts.evals } : {}), embeddings };
+  const { chosen, quality } = await routePrompts(router, batch, lambda);
   const m = router.pool.length;
   const routed = prompts.ids.map((id, i) => ({
     id,

@@ -78,5 +78,6 @@ import { bestSingleFactory } from "./baselines/best-single.js";
 import { zeroFactory } from "./baselines/zero.js";
 import { cascadeFactory } from "./baselines/cascade.js";
 import { irtFactory } from "./irt.js";
+import { taskPriorFactory } from "./baselines/task-prior.js";
 
-for (const f of [knnFactory, mlpFactory, linearFactory, oracleFactory, bestSingleFactory, zeroFactory, cascadeFactory, irtFactory]) registerRouter(f);
+for (const f of [knnFactory, mlpFactory, linearFactory, oracleFactory, bestSingleFactory, zeroFactory, cascadeFactory, irtFactory, taskPriorFactory]) registerRouter(f);
