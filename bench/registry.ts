@@ -12,3 +12,5 @@ import { embedBench } from "./embed.js";
 benches.push(embedBench);
 import { evaluateBench } from "./evaluate.js";
 benches.push(evaluateBench);
+import { mainJobBench } from "./main-job.js";
+benches.push(mainJobBench);
