@@ -1,4 +1,3 @@
-// HELPERS: {COMMON} in your task = the ground rules in /work/main/AGENTS.md (read it before editing).
 import type { Command } from "commander";
 import { register as importCommand } from "./import.js";
 import { register as infoCommand } from "./info.js";
