@@ -5,6 +5,7 @@
  * use-lite (first run, then the cached rerun).
  */
 import { existsSync } from "node:fs";
+import { SHARED_SUBSET_DIR } from "./shared.js";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,7 +42,7 @@ async function rate(e: Embedder, texts: string[]): Promise<number> {
 
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const TINY = fileURLToPath(new URL("../../test/fixtures/embed/models/", import.meta.url));
-const SUBSET = "/work/shared/data/routerbench-5shot-subset";
+const SUBSET = SHARED_SUBSET_DIR;
 
 async function backendRows(cores: number): Promise<string[]> {
   const short = generate(256, 30, "short");

@@ -12,8 +12,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "csv-parse";
 import type { Bench } from "./types.js";
+import { SHARED_SUBSET_DIR } from "./shared.js";
 
-const SHARED = fileURLToPath(new URL("../../../shared/data/routerbench-5shot-subset/", import.meta.url));
+const SHARED = SHARED_SUBSET_DIR;
 const WORKER = fileURLToPath(new URL("./import-worker.js", import.meta.url));
 
 interface Measure {

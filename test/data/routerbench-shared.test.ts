@@ -8,8 +8,9 @@ import { parse } from "csv-parse/sync";
 import { importFiles } from "../../src/data/importers/index.js";
 import { oracleChoice } from "../../src/data/info.js";
 import { runCli } from "../helpers/cli.js";
+import { SHARED_SUBSET_DIR } from "../helpers/shared.js";
 
-const DIR = "/work/shared/data/routerbench-5shot-subset";
+const DIR = SHARED_SUBSET_DIR;
 const present = existsSync(DIR);
 const FILES = present ? readdirSync(DIR).filter((f) => f.endsWith(".csv")).sort().map((f) => join(DIR, f)) : [];
 

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHfEmbedder } from "../../src/embed/hf.js";
 import { createEmbedder } from "../../src/embed/registry.js";
 import { SPECIALS, TINY_DIM, TINY_MODEL_DIR, TINY_MODEL_ID, TINY_WORDS, embeddingTable, writeTinyModel } from "../fixtures/embed/make-tiny-model.js";
+import { SHARED_MODELS_DIR } from "../helpers/shared.js";
 import { checkContract } from "./contract.js";
 
 const TEXTS = ["the cat is a pet", "write python code", "what is the capital of france", "zzz qqq", "the dog and the fish are animals too"];
@@ -100,14 +101,14 @@ describe("hf embedder download path (a local HTTP server as the hub)", () => {
   });
 });
 
-// Real models a user placed in /work/shared/models (e.g. Xenova/all-MiniLM-L6-v2); absent here.
-const SHARED = "/work/shared/models";
+// Real models a user placed in ../shared/models (e.g. Xenova/all-MiniLM-L6-v2); absent here.
+const SHARED = SHARED_MODELS_DIR;
 const realModels = existsSync(SHARED)
   ? readdirSync(SHARED, { withFileTypes: true }).flatMap((org) =>
       org.isDirectory() ? readdirSync(join(SHARED, org.name)).map((m) => `${org.name}/${m}`).filter((id) => existsSync(join(SHARED, id, "onnx"))) : [],
     )
   : [];
-describe.skipIf(!realModels.length)("hf embedder on real models in /work/shared/models", () => {
+describe.skipIf(!realModels.length)("hf embedder on real models in ../shared/models", () => {
   it.each(realModels)("%s keeps the contract", async (id) => {
     const e = await createHfEmbedder(id, { modelDir: SHARED });
     try {

@@ -8,6 +8,7 @@ import { loadRouter, saveRouter } from "../../src/routers/artifact.js";
 import { batchOfTable, meanScoresOf } from "../../src/routers/common.js";
 import { routePrompts } from "../../src/routers/routing.js";
 import { getRouterFactory } from "../../src/routers/registry.js";
+import { SHARED_SUBSET_DIR } from "../helpers/shared.js";
 import { trainRouter } from "../../src/routers/train.js";
 import type { PredictiveRouter, TrainingSet } from "../../src/routers/router.js";
 import { DEFAULT_PREPARATION } from "../../src/embed/embedder.js";
@@ -223,7 +224,7 @@ describe("irt through the registry: grid search, save and load", () => {
   });
 });
 
-const SHARED = "/work/shared/data/routerbench-5shot-subset/arc_challenge_train.csv";
+const SHARED = join(SHARED_SUBSET_DIR, "arc_challenge_train.csv");
 describe.skipIf(!existsSync(SHARED))("irt on real RouterBench rows (ARC-Challenge, hash embeddings)", () => {
   it("trains on the 11 models and predicts probabilities near each model's mean", async () => {
     const { importFiles } = await import("../../src/data/importers/index.js");
