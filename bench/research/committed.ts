@@ -11,16 +11,22 @@ import { drawWeights, quantile } from "../../src/evaluate/bootstrap.js";
 import { routeAt } from "../../src/routers/routing.js";
 import { makeRng } from "../../src/util/rng.js";
 
-/** Lambdas inside the intervals of the NDCH vertices of a router's curve on out-of-fold training predictions. */
+/**
+ * The settings a router commits to on training data: lambda 0 (everything to the cheapest
+ * model), a lambda inside the interval of each NDCH vertex of its curve on out-of-fold training
+ * predictions, and lambda = Infinity (each prompt to its best predicted model; out-of-fold
+ * predictions can make the all-best point a mixture that the hull then misses).
+ */
 export function committedLambdas(qOof: Float64Array, expectedCosts: Float64Array, S: Float64Array, C: Float64Array, m: number): number[] {
   const pts = exactCurve(qOof, expectedCosts, S, C, m).points;
-  return nonDecreasingHull(pts).map((h) => {
+  const inside = nonDecreasingHull(pts).map((h) => {
     const k = pts.findIndex((p) => p.cost === h.cost && p.quality === h.quality);
     const lo = pts[k].lambda;
     const hi = k + 1 < pts.length ? pts[k + 1].lambda : Infinity;
     if (hi === Infinity) return lo === 0 ? Infinity : lo * 2;
     return lo === 0 ? hi / 2 : Math.sqrt(lo * hi);
   });
+  return [...new Set([0, ...inside, Infinity])].sort((a, b) => a - b);
 }
 
 export function committedChoices(q: Float64Array, expectedCosts: Float64Array, m: number, lambdas: number[]): Int32Array[] {

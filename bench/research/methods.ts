@@ -221,5 +221,5 @@ export const METHODS: Record<string, { fn: Method; grid: Hyper[]; idea: string }
   "irt2-joint": { fn: irtJoint, grid: grid({ K: [2], alpha: [10, 100, 1000] }), idea: "1 IRT, 2 latents (low-rank / MF)" },
   "irt1-joint-knn": { fn: irtJoint, grid: grid({ K: [1], knn: [10, 40, 100], a: [0, 10, 40] }), idea: "1 IRT, latent by kNN" },
   "irt(router)": { fn: irtRouter, grid: grid({ alpha: [1, 10, 100, 1000] }), idea: "1 IRT, integrated (marginal ML)" },
-  "irt(router,plug-in)": { fn: irtRouter, grid: grid({ alpha: [1, 10, 100, 1000], plug: [1] }), idea: "1 IRT without uncertainty" },
+  "irt(router)/plug-in": { fn: irtRouter, grid: grid({ alpha: [1, 10, 100, 1000], plug: [1] }), idea: "1 IRT without uncertainty" },
 };
