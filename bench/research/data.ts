@@ -1,6 +1,7 @@
 /**
- * The research scripts' data: the real RouterBench rows of /work/shared (ARC-Challenge, MBPP,
- * Winogrande, 5-shot), never copied into the repo. `ROUTEKIT_SUBSET_DIR` points elsewhere.
+ * The research scripts' data: the real RouterBench rows of ../shared beside the checkout
+ * (ARC-Challenge, MBPP, Winogrande, 5-shot), never copied into the repo. `ROUTEKIT_SUBSET_DIR`
+ * points elsewhere.
  * Without the data every script prints a message and exits 0.
  */
 import { existsSync } from "node:fs";
@@ -11,8 +12,9 @@ import { makeSplits } from "../../src/data/splits.js";
 import { embedTexts } from "../../src/embed/embed-table.js";
 import { DEFAULT_PREPARATION } from "../../src/embed/embedder.js";
 import { prepareTexts } from "../../src/embed/prepare.js";
+import { SHARED_SUBSET_DIR } from "../shared.js";
 
-export const SUBSET_DIR = process.env.ROUTEKIT_SUBSET_DIR ?? "/work/shared/data/routerbench-5shot-subset";
+export const SUBSET_DIR = process.env.ROUTEKIT_SUBSET_DIR ?? SHARED_SUBSET_DIR;
 const FILES = ["arc_challenge_train.csv", "arc_challenge_test.csv", "mbpp_train.csv", "mbpp_test.csv", "winograde_train.csv", "winograde_test.csv"];
 
 /** The six CSVs as one table, or null (with a message on stderr) when they are not there. */
