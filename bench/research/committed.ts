@@ -59,6 +59,8 @@ export interface CommittedResult {
   ci: [number, number];
   pBeatsZero: number;
   points: number;
+  /** AIQ - Zero on each resample, in resample order (to pool folds resample by resample). */
+  draws: number[];
 }
 
 /** Committed AIQ of the router minus the Zero router's, with a paired, seeded bootstrap over test prompts. */
@@ -114,8 +116,10 @@ export function committedEval(choices: Int32Array[], zeroModels: number[], S: Fl
     const x = compute(w);
     diffs.push(x.r - x.z);
   }
+  const draws = diffs.slice();
   diffs.sort((a, b) => a - b);
   return {
+    draws,
     aiq: full.r,
     zero: full.z,
     diff: full.r - full.z,

@@ -13,62 +13,11 @@
  */
 import { appendFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import type { OutcomeTable } from "../../src/data/table.js";
-import { evaluateSplit } from "../../src/evaluate/evaluate.js";
-import type { PredictiveRouter } from "../../src/routers/router.js";
 import { makeRng, shuffled } from "../../src/util/rng.js";
 import { committedChoices, committedEval, committedLambdas, zeroVertices } from "./committed.js";
-import { embedSubset, loadSubset, preparedTexts, selectRows, splitsOf } from "./data.js";
-import { METHODS, textFeatures, type Ctx, type Hyper, type Method } from "./methods.js";
-
-const FOLDS = 5;
-
-/** routekit's evaluator on a fixed prediction matrix: AIQ - Zero with its bootstrap interval. */
-export async function standardEval(t: OutcomeTable, testRows: number[], q: Float64Array, expectedCosts: Float64Array, bootstrap: number) {
-  const router: PredictiveRouter = {
-    type: "fixed",
-    kind: "predictive",
-    pool: t.models,
-    needsEmbeddings: false,
-    needsOutcomes: false,
-    params: {},
-    expectedCosts,
-    fit: async () => ({ chosen: {}, validation: {}, seconds: 0 }),
-    predictQuality: async () => q,
-  };
-  const res = await evaluateSplit({ table: selectRows(t, testRows), embeddings: null }, [{ name: "r", router }], { seed: 0, bootstrap });
-  const r = res.rows[0];
-  return { aiq: r.aiq, zero: res.rows.find((x) => x.role === "zero")!.aiq, oracle: res.rows.find((x) => x.role === "oracle")!.aiq, diff: r.diffToZero!, ci: r.diffInterval, p: r.pBeatsZero };
-}
-
-function colMeans(t: OutcomeTable, rows: number[], arr: Float64Array): Float64Array {
-  const m = t.models.length;
-  const out = new Float64Array(m);
-  for (const i of rows) for (let j = 0; j < m; j++) out[j] += arr[i * m + j] / rows.length;
-  return out;
-}
-function cells(t: OutcomeTable, arr: Float64Array, rows: number[]): Float64Array {
-  const m = t.models.length;
-  const o = new Float64Array(rows.length * m);
-  rows.forEach((r, i) => o.set(arr.subarray(r * m, r * m + m), i * m));
-  return o;
-}
-async function outOfFold(fn: Method, ctx: Ctx, rows: number[], h: Hyper): Promise<Float64Array> {
-  const m = ctx.m;
-  const out = new Float64Array(rows.length * m);
-  for (let f = 0; f < FOLDS; f++) {
-    const tr = rows.filter((_, i) => i % FOLDS !== f);
-    const vaPos = rows.map((_, i) => i).filter((i) => i % FOLDS === f);
-    const q = await fn(ctx, tr, vaPos.map((i) => rows[i]), h);
-    vaPos.forEach((p, k) => out.set(q.subarray(k * m, k * m + m), p * m));
-  }
-  return out;
-}
-function brier(q: Float64Array, S: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < q.length; i++) s += (q[i] - S[i]) ** 2;
-  return s / q.length;
-}
+import { embedSubset, loadSubset, preparedTexts, splitsOf } from "./data.js";
+import { brier, cells, colMeans, outOfFold, standardEval } from "./protocol.js";
+import { METHODS, textFeatures, type Ctx } from "./methods.js";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -143,7 +92,7 @@ async function main(): Promise<void> {
           nullMax: nullDiffs.length ? Math.max(...nullDiffs) : 0,
           nullRank: nullDiffs.filter((x) => x >= std.diff).length,
           nulls: nullDiffs.length,
-          committed: com,
+          committed: { ...com, draws: undefined },
           secs: (Date.now() - t0) / 1000,
         };
         if (values.out) appendFileSync(values.out, `${JSON.stringify(rec)}\n`);
