@@ -4,6 +4,7 @@
  */
 import type { PreparationOptions } from "./embedder.js";
 import { DEFAULT_PREPARATION } from "./embedder.js";
+import { PythonLiteralError, parsePythonStringList } from "../data/importers/python-literal.js";
 
 /** Known shared prefixes, by eval name (learned on training data, reused at route time). */
 export type PrefixMap = Record<string, string>;
@@ -14,43 +15,6 @@ export type PrefixMap = Record<string, string>;
  */
 export const MIN_SHARED_PREFIX_CHARS = 32;
 
-const PY_ESCAPES: Record<string, string> = { n: "\n", t: "\t", r: "\r", "\\": "\\", "'": "'", '"': '"', a: "\x07", b: "\b", f: "\f", v: "\v", "0": "\0" };
-
-/** Parse one Python string literal starting at `i` (a quote); returns [value, next index] or null. */
-function pyString(s: string, i: number): [string, number] | null {
-  const q = s[i];
-  if (q !== "'" && q !== '"') return null;
-  let out = "";
-  let j = i + 1;
-  while (j < s.length) {
-    const c = s[j];
-    if (c === q) return [out, j + 1];
-    if (c === "\\") {
-      const e = s[j + 1];
-      if (e === "x" || e === "u" || e === "U") {
-        const len = e === "x" ? 2 : e === "u" ? 4 : 8;
-        const hex = s.slice(j + 2, j + 2 + len);
-        if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== len) return null;
-        out += String.fromCodePoint(parseInt(hex, 16));
-        j += 2 + len;
-      } else if (e === "\n") {
-        j += 2; // line continuation
-      } else if (e !== undefined && e in PY_ESCAPES) {
-        out += PY_ESCAPES[e];
-        j += 2;
-      } else {
-        // Python keeps unknown escapes verbatim.
-        out += c;
-        j += 1;
-      }
-    } else {
-      out += c;
-      j += 1;
-    }
-  }
-  return null;
-}
-
 /**
  * `"['a', 'b']"` -> `"a\nb"` when the whole text is a Python list of string literals
  * (RouterBench stores prompts that way); any other text comes back unchanged.
@@ -58,30 +22,16 @@ function pyString(s: string, i: number): [string, number] | null {
 export function unwrapPythonList(text: string): string {
   const s = text.trim();
   if (s.length < 2 || s[0] !== "[" || s[s.length - 1] !== "]") return text;
-  const parts: string[] = [];
-  let i = 1;
-  const skipWs = () => {
-    while (i < s.length && /\s/.test(s[i])) i++;
-  };
-  skipWs();
-  if (s[i] === "]") return i === s.length - 1 ? "" : text;
-  for (;;) {
-    skipWs();
-    const r = pyString(s, i);
-    if (!r) return text;
-    parts.push(r[0]);
-    i = r[1];
-    skipWs();
-    if (s[i] === ",") {
-      i++;
-      skipWs();
-      if (s[i] === "]" && i === s.length - 1) break;
-      continue;
-    }
-    if (s[i] === "]" && i === s.length - 1) break;
-    return text;
+  // The importer's parser (tested against Python's own ast.literal_eval); here a text that is
+  // not a clean list of strings is simply left as it is.
+  let items: (string | null)[];
+  try {
+    items = parsePythonStringList(s);
+  } catch (err) {
+    if (err instanceof PythonLiteralError) return text;
+    throw err;
   }
-  return parts.join("\n");
+  return items.some((x) => x === null) ? text : items.join("\n");
 }
 
 function commonPrefixLength(a: string, b: string, limit: number): number {
