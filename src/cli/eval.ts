@@ -21,6 +21,7 @@ interface EvalCliOptions {
   lambdas: "exact" | "routerbench";
   aiq: "shared-range" | "routerbench-code";
   operatingPoints: "validation" | "test";
+  compareTo?: string;
   costRange?: string;
   logCost?: boolean;
   embedder: string;
@@ -69,6 +70,7 @@ export function register(program: Command): void {
         .choices(["validation", "test"])
         .default("validation"),
     )
+    .option("--compare-to <router>", "also compare every row with this router (its name in the report, e.g. task-prior), with paired intervals")
     .option("--cost-range <min,max>", "AIQ cost range in US$ per query (default: cheapest to dearest single model on each test split)")
     .option("--log-cost", "log-scale cost axis in the plots")
     .option("--embedder <spec>", "embedder for specs that read prompts: use-lite | hash | hash:<dim> | hf:<model-id>", DEFAULT_EMBEDDER_SPEC)
@@ -99,6 +101,7 @@ export function register(program: Command): void {
           lambdas: o.lambdas,
           aiq: o.aiq,
           operatingPoints: o.operatingPoints,
+          compareTo: o.compareTo,
           costRange: range,
           embedder: o.embedder,
           cacheDir: o.cacheDir,
@@ -119,6 +122,7 @@ export function register(program: Command): void {
         lambdas: o.lambdas,
         aiq: o.aiq,
         operatingPoints: o.operatingPoints,
+        compareTo: o.compareTo ?? null,
         costRange: range ?? null,
         embedder: o.embedder,
         maxPoints,

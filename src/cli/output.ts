@@ -27,15 +27,17 @@ export function splitSummary(s: SplitEntry) {
     prompts: s.prompts,
     costRange: s.costRange,
     operatingPoints: s.operatingPoints,
-    routers: reportOrder(s).map((r) => ({ name: r.name, role: r.role, aiq: r.aiq, aiqInterval: r.aiqInterval, diffToZero: r.diffToZero, diffInterval: r.diffInterval, beatsZero: r.beatsZero })),
+    compareTo: s.compareTo,
+    routers: reportOrder(s).map((r) => ({ name: r.name, role: r.role, aiq: r.aiq, aiqInterval: r.aiqInterval, diffToZero: r.diffToZero, diffInterval: r.diffInterval, beatsZero: r.beatsZero, vsReference: r.vsReference })),
   };
 }
 
 /** One split's table for the terminal (the report.md table, narrowed to what decides). */
 export function formatSplitTable(s: SplitEntry): string {
   const rows = reportOrder(s).map((r) => {
+    const vs = r.vsReference ? [`${signed4(r.vsReference.diff)} ${range4(r.vsReference.interval)}`] : s.compareTo ? ["-"] : [];
     // The best single model is one point: it has no AIQ of its own (see the report).
-    if (r.role === "best-single") return [r.name, "-", `point ${r.maxQuality.quality.toFixed(3)} @ $${r.maxQuality.cost.toPrecision(2)}`, "-", "", "-"];
+    if (r.role === "best-single") return [r.name, "-", `point ${r.maxQuality.quality.toFixed(3)} @ $${r.maxQuality.cost.toPrecision(2)}`, "-", "", "-", ...(s.compareTo ? ["-"] : [])];
     return [
       r.name,
       fixed4(r.aiq),
@@ -43,7 +45,9 @@ export function formatSplitTable(s: SplitEntry): string {
       r.diffToZero === null ? "-" : signed4(r.diffToZero),
       range4(r.diffInterval),
       r.role === "zero" ? "-" : r.beatsZero === null ? "n/a" : r.beatsZero ? "yes" : "no",
+      ...vs,
     ];
   });
-  return `${s.dataset} (${s.split}), ${s.prompts} test prompts\n${formatTable(["router", "AIQ", "95% interval", "AIQ - Zero", "95% interval", "beats Zero"], rows)}`;
+  const header = ["router", "AIQ", "95% interval", "AIQ - Zero", "95% interval", "beats Zero", ...(s.compareTo ? [`vs ${s.compareTo} [95%]`] : [])];
+  return `${s.dataset} (${s.split}), ${s.prompts} test prompts\n${formatTable(header, rows)}`;
 }

@@ -78,7 +78,7 @@ export function quantile(sorted: readonly number[], p: number): number {
   return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
 }
 
-function interval(values: readonly number[], level: number): [number, number] {
+export function percentileInterval(values: readonly number[], level: number): [number, number] {
   const s = values.slice().sort((a, b) => a - b);
   const tail = (1 - level) / 2;
   return [quantile(s, tail), quantile(s, 1 - tail)];
@@ -162,9 +162,9 @@ export function bootstrapAiq(input: BootstrapInput, opts: BootstrapOptions): Boo
     level,
     routers: draws.map((d) => {
       const diff = d.map((v, b) => v - zeroDraws[b]);
-      return { aiq: interval(d, level), diffToZero: interval(diff, level), pBeatsZero: diff.filter((x) => x > AIQ_TIE_TOLERANCE).length / B };
+      return { aiq: percentileInterval(d, level), diffToZero: percentileInterval(diff, level), pBeatsZero: diff.filter((x) => x > AIQ_TIE_TOLERANCE).length / B };
     }),
-    zero: { aiq: interval(zeroDraws, level) },
+    zero: { aiq: percentileInterval(zeroDraws, level) },
   };
   if (opts.keepDraws) result.draws = { routers: draws, zero: zeroDraws };
   return result;

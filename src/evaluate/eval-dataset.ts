@@ -151,6 +151,9 @@ async function heldOutEmbeddings(
 
 export async function evaluateRoutersOnTable(table: OutcomeTable, opts: EvalDatasetOptions): Promise<EvalDatasetResult> {
   const sources = await resolveSources(opts.routers);
+  if (opts.compareTo !== undefined && !sources.some((s) => s.name === opts.compareTo)) {
+    throw new InputError(`--compare-to names "${opts.compareTo}", which is not one of the routers (${sources.map((s) => s.name).join(", ")})`, { field: "--compare-to" });
+  }
   const splitSpec = resolveSplitSpec(sources, opts);
   let splits = makeSplits(table, splitSpec);
   if (opts.dataset !== undefined) {
@@ -208,6 +211,8 @@ export async function evaluateRoutersOnTable(table: OutcomeTable, opts: EvalData
       costRange: opts.costRange,
       validation: { table: validation, embeddings: null },
       operatingPoints: opts.operatingPoints ?? "validation",
+      // A saved router trained on one dataset is absent from the others' splits.
+      compareTo: routers.some((r) => r.name === opts.compareTo) ? opts.compareTo : undefined,
       onProgress: (d, t, l) => progress("evaluate", d, t, `${split.name} ${l ?? ""}`.trim()),
     });
     entries.push(splitEntry(split.dataset, split.name === split.dataset ? splitSpec.kind : split.name, result, { maxPoints: opts.maxPoints }));

@@ -12,7 +12,7 @@ import type { PromptBatch, Router } from "../routers/router.js";
 import { realiseChecked, routeAt } from "../routers/routing.js";
 import { InputError } from "../util/errors.js";
 import type { ProgressFn } from "../util/progress.js";
-import { AIQ_TIE_TOLERANCE, bootstrapAiq, type AiqMode } from "./bootstrap.js";
+import { AIQ_TIE_TOLERANCE, bootstrapAiq, percentileInterval, type AiqMode } from "./bootstrap.js";
 import { ROUTERBENCH_LAMBDAS, Sum, directCurve, exactCurve, gridCurveWithDecisions, type Curve, type CurveDecisions, type CurvePoint } from "./curve.js";
 import { nonDecreasingHull, type CostQuality } from "./hull.js";
 import { aiq, aiqRouterbenchCode, apgr, costToReach, cpt, maxQuality, qualityAtCost, type SharePoint } from "./metrics.js";
@@ -38,6 +38,11 @@ export interface EvalOptions {
    * hull then climbs on test noise, so even a router with no signal can appear to beat Zero.
    */
   operatingPoints?: OperatingPoints;
+  /**
+   * Name of one router under test to compare every row with (paired on the same resamples),
+   * e.g. a task-aware baseline: does a router add anything beyond it?
+   */
+  compareTo?: string;
   onProgress?: ProgressFn;
 }
 
@@ -87,6 +92,8 @@ export interface RouterResult {
   costToMatchBestSingle: number | null;
   /** RouteLLM's metrics, only for two-model pools. */
   twoModel: TwoModelMetrics | null;
+  /** AIQ minus the compareTo router's, with its paired interval; null without compareTo (and on that row). */
+  vsReference: { name: string; diff: number; interval: [number, number] | null; better: boolean | null } | null;
 }
 
 export interface SingleModelPoint {
@@ -109,6 +116,8 @@ export interface SplitResult {
   operatingPoints: OperatingPoints;
   /** Validation prompts they were chosen on (0 when chosen on test). */
   validationPrompts: number;
+  /** The router every row was compared with (EvalOptions.compareTo), or null. */
+  compareTo: string | null;
   bestSingle: string;
   /** The user's routers first (input order), then Zero, best single model, Oracle. */
   rows: RouterResult[];
@@ -291,6 +300,9 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
     names.add(r.name);
   }
   for (const reserved of ["Zero router", "Oracle"]) if (names.has(reserved)) throw new InputError(`"${reserved}" is a reference row; rename the router`);
+  if (opts.compareTo !== undefined && !names.has(opts.compareTo)) {
+    throw new InputError(`compareTo names "${opts.compareTo}", which is not among the routers evaluated (${[...names].join(", ")})`);
+  }
   const rows = completeRows(test.table);
   if (rows.length === 0) throw new InputError("the test split has no prompt with every model's score and cost");
   const full = rows.length === test.table.ids.length;
@@ -369,7 +381,7 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
     resamples > 0
       ? bootstrapAiq(
           { curves: all.map((r) => r.curve.decisions), singleScores: table.scores, singleCosts: table.costs, nModels: m, aiqMode: mode, ...(opts.costRange ? { costRange: opts.costRange } : {}) },
-          { seed: opts.seed, resamples, onProgress: progress ? (done) => progress(routers.length + done, progressTotal, "bootstrap") : undefined },
+          { seed: opts.seed, resamples, keepDraws: opts.compareTo !== undefined, onProgress: progress ? (done) => progress(routers.length + done, progressTotal, "bootstrap") : undefined },
         )
       : null;
 
@@ -381,6 +393,16 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
       qualityAtBestSingleCost: qualityAtCost(hull, bestSingle.cost),
       costToMatchBestSingle: costToReach(hull, bestSingle.quality),
     };
+  };
+  const refIndex = opts.compareTo === undefined ? -1 : all.findIndex((r) => r.role === "router" && r.name === opts.compareTo);
+  const vsReference = (k: number, value: number): RouterResult["vsReference"] => {
+    if (refIndex < 0 || k === refIndex) return null;
+    const diff = value - aiqOf(hulls[refIndex]);
+    const draws = boot?.draws;
+    if (!draws) return { name: all[refIndex].name, diff, interval: null, better: null };
+    const d = draws.routers[k].map((v, b) => v - draws.routers[refIndex][b]);
+    const iv = percentileInterval(d, boot.level);
+    return { name: all[refIndex].name, diff, interval: iv, better: iv[0] > AIQ_TIE_TOLERANCE };
   };
   const out: RouterResult[] = all.map((r, k) => {
     const value = aiqOf(hulls[k]);
@@ -402,6 +424,7 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
       beatsZero: b ? b.diffToZero[0] > AIQ_TIE_TOLERANCE : null,
       ...metricsOf(hulls[k]),
       twoModel: r.role === "router" ? twoModelMetrics(r) : null,
+      vsReference: vsReference(k, value),
     };
   });
   const zeroRow: RouterResult = {
@@ -421,6 +444,7 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
     beatsZero: null,
     ...metricsOf(zeroHull),
     twoModel: null,
+    vsReference: null,
   };
   // Order: user's routers, Zero, best single, Oracle.
   const ordered = [...out.slice(0, routed.length), zeroRow, ...out.slice(routed.length)];
@@ -434,6 +458,7 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
     lambdas: opts.lambdas ?? "exact",
     bootstrap: boot ? { resamples: boot.resamples, seed: opts.seed, level: boot.level } : null,
     operatingPoints: validation ? "validation" : "test",
+    compareTo: opts.compareTo ?? null,
     validationPrompts: validation ? validation.table.ids.length : 0,
     bestSingle: bestSingle.model,
     rows: ordered,

@@ -87,6 +87,8 @@ export const experimentSchema = z.strictObject({
       aiq: z.enum(["shared-range", "routerbench-code"]).default("shared-range"),
       /** Where each router's operating points are chosen: validation rows (sound) or test rows (RouterBench's way). */
       operatingPoints: z.enum(["validation", "test"]).default("validation"),
+      /** A router label: every row is also compared with it (paired intervals), e.g. task-prior. */
+      compareTo: z.string().optional(),
       bootstrap: z.number().int().min(0).default(1000),
       logCost: z.boolean().default(true),
     })
@@ -114,6 +116,10 @@ export function validateExperiment(value: unknown, file = "<config>", doc?: { do
     throw new InputError(issue.message, { file, row: doc ? lineOf(doc, issue.path) : undefined, field });
   }
   const labels = parsed.data.routers.map(routerLabel);
+  const ref = parsed.data.evaluation.compareTo;
+  if (ref !== undefined && !labels.includes(ref)) {
+    throw new InputError(`compareTo names "${ref}", which is not a router of this config (${labels.join(", ")})`, { file, row: doc ? lineOf(doc, ["evaluation", "compareTo"]) : undefined, field: "evaluation.compareTo" });
+  }
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);
   if (dup) {
     const i = labels.lastIndexOf(dup);

@@ -198,6 +198,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
           aiq: cfg.evaluation.aiq,
           validation,
           operatingPoints: cfg.evaluation.operatingPoints,
+          compareTo: cfg.evaluation.compareTo,
           onProgress: bar.update,
         });
       } finally {

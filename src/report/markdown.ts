@@ -58,9 +58,13 @@ export function renderSplitSection(split: SplitEntry, opts: { plotsDir?: string;
       ? `each router's operating points (its hull's lambdas or settings) chosen on ${split.validationPrompts} validation prompts, then evaluated on test`
       : "each router's operating points chosen on the test prompts themselves (RouterBench's way: optimistic, see above)";
   lines.push(`${split.prompts} test prompts${dropped}; ${range}; ${boot}; ${lambdas}; ${points}. Best single model: ${split.bestSingle}.`, "");
+  if (split.compareTo) {
+    lines.push(`The last column is each row's AIQ minus ${split.compareTo}'s on the same resamples; **bold** when its whole interval is above 0 (the row beats ${split.compareTo}).`, "");
+  }
   const twoModel = split.routers.some((r) => r.twoModel);
   const header = ["Rank", "Router", "AIQ", "vs Zero", "Beats Zero?", "Max quality (at cost)", "Quality at best single's cost", "Cost to match best single"];
   if (twoModel) header.push("APGR", "CPT(50%)", "CPT(80%)");
+  if (split.compareTo) header.push(`vs ${split.compareTo}`);
   lines.push(`| ${header.join(" | ")} |`, `|${header.map((_, k) => (k < 2 ? "---" : "---:")).join("|")}|`);
   reportOrder(split).forEach((r, k) => {
     const cells = [
@@ -77,6 +81,11 @@ export function renderSplitSection(split: SplitEntry, opts: { plotsDir?: string;
     if (twoModel) {
       const t = r.twoModel;
       cells.push(t ? num(t.apgr, 3) : "", t ? num(t.cpt50, 3) : "", t ? num(t.cpt80, 3) : "");
+    }
+    if (split.compareTo) {
+      const v = r.vsReference;
+      const text = v ? `${signed(v.diff)}${iv(v.interval)}` : "—";
+      cells.push(v?.better ? `**${text}**` : text);
     }
     lines.push(`| ${cells.join(" | ")} |`);
   });

@@ -43,6 +43,8 @@ export const routerEntrySchema = z.object({
   twoModel: z
     .object({ strong: z.string(), weak: z.string(), apgr: z.number().nullable(), cpt50: z.number().nullable(), cpt80: z.number().nullable() })
     .nullable(),
+  /** AIQ minus the split's compareTo router's, with the paired bootstrap interval; null without compareTo. */
+  vsReference: z.object({ name: z.string(), diff: z.number(), interval: interval.nullable(), better: z.boolean().nullable() }).nullable(),
   pointCount: z.number().int(),
   pointsThinned: z.boolean(),
   points: z.array(resultPointSchema),
@@ -64,6 +66,8 @@ export const splitEntrySchema = z.object({
   /** Where the routers' operating points (lambdas, settings) were chosen: validation rows, or the test rows themselves. */
   operatingPoints: z.enum(["validation", "test"]),
   validationPrompts: z.number().int(),
+  /** The router every row is compared with (vsReference), or null. */
+  compareTo: z.string().nullable(),
   routers: z.array(routerEntrySchema),
 });
 
@@ -120,6 +124,7 @@ function routerEntry(r: RouterResult, maxPoints: number): RouterEntry {
     qualityAtBestSingleCost: r.qualityAtBestSingleCost,
     costToMatchBestSingle: r.costToMatchBestSingle,
     twoModel: r.twoModel ? { strong: r.twoModel.strong, weak: r.twoModel.weak, apgr: r.twoModel.apgr, cpt50: r.twoModel.cpt50, cpt80: r.twoModel.cpt80 } : null,
+    vsReference: r.vsReference ? { name: r.vsReference.name, diff: r.vsReference.diff, interval: r.vsReference.interval, better: r.vsReference.better } : null,
     pointCount: all.length,
     pointsThinned: points.length < all.length,
     points,
@@ -144,6 +149,7 @@ export function splitEntry(dataset: string, split: string, r: SplitResult, opts:
     bootstrap: r.bootstrap ? { resamples: r.bootstrap.resamples, seed: r.bootstrap.seed, level: r.bootstrap.level } : null,
     operatingPoints: r.operatingPoints,
     validationPrompts: r.validationPrompts,
+    compareTo: r.compareTo,
     routers: r.rows.map((row) => routerEntry(row, maxPoints)),
   };
 }
