@@ -64,6 +64,16 @@ export function selectRows(t: OutcomeTable, rows: ArrayLike<number>): OutcomeTab
   };
 }
 
+/** The cells of model columns `cols` (indices into t.models), prompts x cols.length row-major. */
+export function modelColumnCells(t: OutcomeTable, cells: Float64Array, cols: readonly number[]): Float64Array {
+  const n = t.ids.length;
+  const m0 = t.models.length;
+  const m = cols.length;
+  const out = new Float64Array(n * m);
+  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) out[i * m + j] = cells[i * m0 + cols[j]];
+  return out;
+}
+
 /** Keep only the named models (in the given order). */
 export function selectModels(t: OutcomeTable, models: readonly string[]): OutcomeTable {
   const idx = models.map((name) => {
@@ -74,11 +84,7 @@ export function selectModels(t: OutcomeTable, models: readonly string[]): Outcom
   const n = t.ids.length;
   const m0 = t.models.length;
   const m = idx.length;
-  const pickCells = (a: Float64Array) => {
-    const out = new Float64Array(n * m);
-    for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) out[i * m + j] = a[i * m0 + idx[j]];
-    return out;
-  };
+  const pickCells = (a: Float64Array) => modelColumnCells(t, a, idx);
   let responses: (string | null)[] | undefined;
   if (t.responses) {
     responses = new Array(n * m);

@@ -1,5 +1,5 @@
 /** Pieces every router shares: expected costs, targets, and checks on the inputs they are given. */
-import { completeRows, type OutcomeTable } from "../data/table.js";
+import { completeRows, modelColumnCells, type OutcomeTable } from "../data/table.js";
 import type { EmbeddingMatrix } from "../embed/embedder.js";
 import { InputError } from "../util/errors.js";
 import type { PromptBatch, TrainingSet } from "./router.js";
@@ -37,12 +37,7 @@ export function meanScoresOf(table: OutcomeTable, pool: readonly string[]): Floa
 
 /** Scores of the pool's columns, prompts x pool, NaN where missing. */
 export function poolScores(table: OutcomeTable, pool: readonly string[]): Float64Array {
-  const cols = poolColumns(table, pool);
-  const n = table.ids.length;
-  const m0 = table.models.length;
-  const out = new Float64Array(n * pool.length);
-  for (let i = 0; i < n; i++) for (let j = 0; j < cols.length; j++) out[i * pool.length + j] = table.scores[i * m0 + cols[j]];
-  return out;
+  return modelColumnCells(table, table.scores, poolColumns(table, pool));
 }
 
 export function requireEmbeddings(set: TrainingSet | PromptBatch, routerType: string, rows: number): EmbeddingMatrix {
@@ -103,16 +98,6 @@ export function checkKnownParams(type: string, params: Record<string, unknown>, 
 export function batchOfTable(table: OutcomeTable, embeddings: EmbeddingMatrix | null, pool: readonly string[], withOutcomes: boolean): PromptBatch {
   if (!withOutcomes) return { ids: table.ids, texts: table.texts, evals: table.evals, embeddings };
   const cols = poolColumns(table, pool);
-  const n = table.ids.length;
-  const m0 = table.models.length;
-  const m = pool.length;
-  const scores = new Float64Array(n * m);
-  const costs = new Float64Array(n * m);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < m; j++) {
-      scores[i * m + j] = table.scores[i * m0 + cols[j]];
-      costs[i * m + j] = table.costs[i * m0 + cols[j]];
-    }
-  }
-  return { ids: table.ids, texts: table.texts, evals: table.evals, embeddings, outcomes: { scores, costs } };
+  const outcomes = { scores: modelColumnCells(table, table.scores, cols), costs: modelColumnCells(table, table.costs, cols) };
+  return { ids: table.ids, texts: table.texts, evals: table.evals, embeddings, outcomes };
 }
