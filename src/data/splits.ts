@@ -85,3 +85,12 @@ export function makeSplits(t: OutcomeTable, spec: SplitSpec): Split[] {
   }
   throw new InputError(`unknown split kind "${(spec as { kind: string }).kind}"`, { field: "kind" });
 }
+
+/**
+ * Every dataset's parts together: one router for all the traffic (split "all"), trained on
+ * every dataset's training rows and tested on all their test rows.
+ */
+export function pooledSplit(perDataset: readonly Split[]): Split {
+  const union = (pick: (s: Split) => number[]) => perDataset.flatMap(pick).sort((a, b) => a - b);
+  return { name: "all", dataset: "all", train: union((s) => s.train), validation: union((s) => s.validation), test: union((s) => s.test) };
+}

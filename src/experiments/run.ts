@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { readOutcomeTable } from "../data/arrow-io.js";
 import { importFiles, type ImportFormat } from "../data/importers/index.js";
-import { makeSplits, type Split } from "../data/splits.js";
+import { makeSplits, pooledSplit, type Split } from "../data/splits.js";
 import { completeRows, selectModels, selectRows, type OutcomeTable } from "../data/table.js";
 import { selectEmbeddingRows, type EmbeddingMatrix } from "../embed/embedder.js";
 import { embedTable } from "../embed/index.js";
@@ -101,12 +101,6 @@ async function readPrices(file: string): Promise<Record<string, { input: number;
   } catch (err) {
     throw new InputError(`cannot read prices: ${(err as Error).message}`, { file });
   }
-}
-
-/** Every dataset's in-distribution parts together: one router for all the traffic ("all"). */
-export function pooledSplit(perDataset: readonly Split[]): Split {
-  const union = (pick: (s: Split) => number[]) => perDataset.flatMap(pick).sort((a, b) => a - b);
-  return { name: "all", dataset: "all", train: union((s) => s.train), validation: union((s) => s.validation), test: union((s) => s.test) };
 }
 
 function part(t: OutcomeTable, emb: EmbeddingMatrix | null, rows: number[]): TrainingSet {

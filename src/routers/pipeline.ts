@@ -12,7 +12,7 @@
  * Test rows are never embedded, fitted on or looked at here.
  */
 import { selectRows, type OutcomeTable } from "../data/table.js";
-import { makeSplits, ROUTERBENCH_SPLIT, type Split, type SplitSpec } from "../data/splits.js";
+import { makeSplits, pooledSplit, ROUTERBENCH_SPLIT, type Split, type SplitSpec } from "../data/splits.js";
 import { selectEmbeddingRows, type PreparationOptions } from "../embed/embedder.js";
 import { DEFAULT_EMBEDDER_SPEC, embedTexts, learnSharedPrefixes } from "../embed/index.js";
 import { normalizePreparation } from "../embed/prepare.js";
@@ -56,13 +56,7 @@ export function trainingRows(table: OutcomeTable, spec: SplitSpec, dataset?: str
     return s;
   }
   if (spec.kind === "out-of-distribution") throw new InputError("an out-of-distribution split needs --dataset: the dataset to leave out for testing");
-  const asc = (a: number, b: number) => a - b;
-  return {
-    name: "all",
-    train: splits.flatMap((s) => s.train).sort(asc),
-    validation: splits.flatMap((s) => s.validation).sort(asc),
-    test: splits.flatMap((s) => s.test).sort(asc),
-  };
+  return pooledSplit(splits);
 }
 
 export async function trainOnTable(table: OutcomeTable, opts: TrainOnTableOptions): Promise<TrainOnTableResult> {
