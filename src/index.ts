@@ -8,7 +8,7 @@ export { synthesize, synthesizeWithLatents, summarizeSynth, benchmarkWeights, DE
 export * from "./embed/index.js";
 export { importFiles, IMPORT_FORMATS, loadPrices, parsePythonStringList, PythonLiteralError, PICKLE_TO_PARQUET, type ImportFormat, type ImportOptions, type ImportReport, type PriceTable } from "./data/importers/index.js";
 export { tableInfo, oracleChoice, type TableInfo, type ModelInfo } from "./data/info.js";
-export { makeSplits, ROUTERBENCH_SPLIT, type Split, type SplitSpec } from "./data/splits.js";
+export { makeSplits, pooledSplit, ROUTERBENCH_SPLIT, type Split, type SplitSpec } from "./data/splits.js";
 export * from "./evaluate/index.js";
 export * from "./report/index.js";
 export { routeAt, checkPool, routePrompts, realiseChecked } from "./routers/routing.js";
@@ -26,3 +26,5 @@ export { BestSingleRouter } from "./routers/baselines/best-single.js";
 export { TaskPriorRouter, taskPriorFactory, TASK_PRIOR_DEFAULT_SHRINK, type TaskLevel } from "./routers/baselines/task-prior.js";
 export { ZeroRouter } from "./routers/baselines/zero.js";
 export { CascadeRouter, CASCADE_EPSILONS, judgeDraw } from "./routers/baselines/cascade.js";
+export { experimentSchema, parseExperiment, loadExperiment, validateExperiment, experimentToYaml, routerLabel, type ExperimentConfig, type ExperimentInput, type SplitConfig } from "./experiments/config.js";
+export { runExperiment, specOf, type RunHooks, type RunOptions, type RunResult, type SplitRun } from "./experiments/run.js";
