@@ -1,20 +1,25 @@
 /**
- * Seeded train / validation / test splits, per dataset (RouterBench's protocol).
+ * Seeded train / validation / test splits, per dataset (RouterBench's protocol), as a pure
+ * function of (prompt id, dataset, seed).
  *
- * In-distribution: for each dataset, its rows are shuffled with a generator seeded by
- * (seed, dataset name); the first round(n * testFraction) are the test part, and validation is
- * carved from the rest: round(nTrain * validationFraction) rows. Each dataset's split depends
- * only on its own rows and the seed, so adding another dataset to the table does not change it.
+ * In-distribution: each dataset's prompts are ranked by a keyed hash of their ids,
+ * sha256(seed, dataset, id); the first round(n * testFraction) are the test part, the next
+ * round(nTrain * validationFraction) the validation part, the rest train. A prompt's part thus
+ * depends only on its own id, its dataset's other ids and the seed: row order, file order,
+ * other datasets present or absent, and the machine change nothing. (A shuffle of row indices,
+ * as before, made the test set depend on the order rows were imported in, so the same saved
+ * router could be "tested" on its own training prompts after a re-import.)
  *
  * Out-of-distribution (leave one dataset out): for each dataset D, test = all of D; train and
- * validation = the other datasets' rows, shuffled with (seed, "ood", D), validation carved the
- * same way. D never appears in train or validation.
+ * validation = the other datasets' prompts, validation being the round(n * validationFraction)
+ * of them with the lowest sha256(seed, "ood:" + D, id). D never appears in train or validation.
  *
- * The index lists are sorted ascending (row order), so a split reads the same on any machine:
- * seedrandom's alea stream is the same everywhere and nothing else is random.
+ * Each part lists its row indices in prompt-id order (code-unit order of the ids), so what a
+ * router is trained on and tested on, in which order, is the same however the table's rows
+ * were arranged: results are byte-identical across re-imports.
  */
+import { createHash } from "node:crypto";
 import { InputError } from "../util/errors.js";
-import { makeRng, shuffled } from "../util/rng.js";
 import type { OutcomeTable } from "./table.js";
 
 export type SplitSpec =
@@ -25,7 +30,7 @@ export interface Split {
   /** The dataset name (in-distribution) or `ood:<dataset>` (out-of-distribution). */
   name: string;
   dataset: string;
-  /** Row indices into the table, ascending. */
+  /** Row indices into the table, in prompt-id order. */
   train: number[];
   validation: number[];
   test: number[];
@@ -51,24 +56,49 @@ function rowsByDataset(t: OutcomeTable): Map<string, number[]> {
   return new Map([...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-const asc = (a: number, b: number) => a - b;
+const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-function carve(rows: readonly number[], fraction: number, seed: string): { first: number[]; rest: number[] } {
-  const order = shuffled(rows, makeRng(seed));
-  const k = Math.round(rows.length * fraction);
-  return { first: order.slice(0, k).sort(asc), rest: order.slice(k).sort(asc) };
+/** The key that ranks a prompt within its scope: hex sha256 of seed, scope and id, NUL-separated. */
+export function splitKey(seed: number, scope: string, id: string): string {
+  return createHash("sha256").update(`${seed}\u0000${scope}\u0000${id}`, "utf8").digest("hex");
+}
+
+/** Rows ranked by their key in `scope` (ids are unique, so ties cannot happen; ids break them anyway). */
+function ranked(t: OutcomeTable, rows: readonly number[], seed: number, scope: string): number[] {
+  const keyed = rows.map((r) => ({ r, k: splitKey(seed, scope, t.ids[r]) }));
+  keyed.sort((a, b) => byCodeUnits(a.k, b.k) || byCodeUnits(t.ids[a.r], t.ids[b.r]));
+  return keyed.map((x) => x.r);
+}
+
+/** Row indices in prompt-id order: the canonical order of every part. */
+function inIdOrder(t: OutcomeTable, rows: number[]): number[] {
+  return rows.sort((a, b) => byCodeUnits(t.ids[a], t.ids[b]));
+}
+
+function checkConsistent(t: OutcomeTable): void {
+  const n = t.ids.length;
+  if (t.datasets.length !== n) throw new InputError(`the table has ${t.datasets.length} dataset entries for ${n} prompt ids`, { field: "dataset" });
+  if (new Set(t.ids).size !== n) throw new InputError("the table's prompt ids are not unique; splits are keyed by id", { field: "id" });
 }
 
 export function makeSplits(t: OutcomeTable, spec: SplitSpec): Split[] {
   checkFraction("validationFraction", spec.validationFraction);
   if (!Number.isInteger(spec.seed)) throw new InputError(`seed must be an integer, got ${spec.seed}`, { field: "seed" });
+  checkConsistent(t);
   const groups = rowsByDataset(t);
   if (spec.kind === "in-distribution") {
     checkFraction("testFraction", spec.testFraction);
     return [...groups.entries()].map(([dataset, rows]) => {
-      const { first: test, rest } = carve(rows, spec.testFraction, `${spec.seed}:${dataset}:test`);
-      const { first: validation, rest: train } = carve(rest, spec.validationFraction, `${spec.seed}:${dataset}:validation`);
-      return { name: dataset, dataset, train, validation, test };
+      const order = ranked(t, rows, spec.seed, dataset);
+      const nTest = Math.round(rows.length * spec.testFraction);
+      const nValidation = Math.round((rows.length - nTest) * spec.validationFraction);
+      return {
+        name: dataset,
+        dataset,
+        test: inIdOrder(t, order.slice(0, nTest)),
+        validation: inIdOrder(t, order.slice(nTest, nTest + nValidation)),
+        train: inIdOrder(t, order.slice(nTest + nValidation)),
+      };
     });
   }
   if (spec.kind === "out-of-distribution") {
@@ -78,9 +108,15 @@ export function makeSplits(t: OutcomeTable, spec: SplitSpec): Split[] {
     return [...groups.entries()].map(([dataset, test]) => {
       const others: number[] = [];
       for (const [d, rows] of groups) if (d !== dataset) others.push(...rows);
-      others.sort(asc);
-      const { first: validation, rest: train } = carve(others, spec.validationFraction, `${spec.seed}:ood:${dataset}:validation`);
-      return { name: `ood:${dataset}`, dataset, train, validation, test: test.slice() };
+      const order = ranked(t, others, spec.seed, `ood:${dataset}`);
+      const nValidation = Math.round(others.length * spec.validationFraction);
+      return {
+        name: `ood:${dataset}`,
+        dataset,
+        train: inIdOrder(t, order.slice(nValidation)),
+        validation: inIdOrder(t, order.slice(0, nValidation)),
+        test: inIdOrder(t, test.slice()),
+      };
     });
   }
   throw new InputError(`unknown split kind "${(spec as { kind: string }).kind}"`, { field: "kind" });
@@ -88,9 +124,14 @@ export function makeSplits(t: OutcomeTable, spec: SplitSpec): Split[] {
 
 /**
  * Every dataset's parts together: one router for all the traffic (split "all"), trained on
- * every dataset's training rows and tested on all their test rows.
+ * every dataset's training rows and tested on all their test rows; parts in prompt-id order.
  */
-export function pooledSplit(perDataset: readonly Split[]): Split {
-  const union = (pick: (s: Split) => number[]) => perDataset.flatMap(pick).sort((a, b) => a - b);
+export function pooledSplit(t: OutcomeTable, perDataset: readonly Split[]): Split {
+  const union = (pick: (s: Split) => number[]) => inIdOrder(t, perDataset.flatMap(pick));
   return { name: "all", dataset: "all", train: union((s) => s.train), validation: union((s) => s.validation), test: union((s) => s.test) };
+}
+
+/** The ids of some rows, sorted: what a router records of the prompts it was fitted or tuned on. */
+export function idsOf(t: OutcomeTable, rows: readonly number[]): string[] {
+  return rows.map((r) => t.ids[r]).sort(byCodeUnits);
 }

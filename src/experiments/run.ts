@@ -145,7 +145,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
 
   const splits: { cfg: SplitConfig; split: Split }[] = cfg.splits.flatMap((s) => {
     const perDataset = makeSplits(table, s.kind === "in-distribution" ? { kind: s.kind, testFraction: s.testFraction, validationFraction: s.validationFraction, seed: cfg.seed } : { ...s, seed: cfg.seed });
-    if (s.kind === "in-distribution" && s.pooled) return [{ cfg: s, split: pooledSplit(perDataset) }];
+    if (s.kind === "in-distribution" && s.pooled) return [{ cfg: s, split: pooledSplit(table, perDataset) }];
     return perDataset.map((split) => ({ cfg: s, split }));
   });
 

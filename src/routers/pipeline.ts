@@ -56,7 +56,7 @@ export function trainingRows(table: OutcomeTable, spec: SplitSpec, dataset?: str
     return s;
   }
   if (spec.kind === "out-of-distribution") throw new InputError("an out-of-distribution split needs --dataset: the dataset to leave out for testing");
-  return pooledSplit(splits);
+  return pooledSplit(table, splits);
 }
 
 export async function trainOnTable(table: OutcomeTable, opts: TrainOnTableOptions): Promise<TrainOnTableResult> {

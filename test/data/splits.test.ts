@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ROUTERBENCH_SPLIT, makeSplits, type Split, type SplitSpec } from "../../src/data/splits.js";
-import type { OutcomeTable } from "../../src/data/table.js";
+import { ROUTERBENCH_SPLIT, makeSplits, pooledSplit, type Split, type SplitSpec } from "../../src/data/splits.js";
+import { selectRows, type OutcomeTable } from "../../src/data/table.js";
+import { makeRng, shuffled } from "../../src/util/rng.js";
 import { tableFrom } from "../helpers/tables.js";
 
 /** Three datasets of different sizes, rows interleaved so that row order is not dataset order. */
@@ -29,6 +30,9 @@ function expectPartition(s: Split, universe: number[]): void {
   expect(sorted(all)).toEqual(sorted(universe)); // covers
 }
 
+// Computed independently: python3 hashlib.sha256(f"0\0mbpp\0{id}"), lowest 7 of 23, sorted by id.
+const PINNED_MBPP_TEST = ["mbpp.13", "mbpp.22", "mbpp.34", "mbpp.4", "mbpp.49", "mbpp.52", "mbpp.61"];
+
 describe("in-distribution splits (RouterBench protocol)", () => {
   it("per dataset: 70/30 by sample, validation carved from train, disjoint and covering", () => {
     const t = table();
@@ -40,7 +44,8 @@ describe("in-distribution splits (RouterBench protocol)", () => {
       expect(s.test.length).toBe(Math.round(rows.length * 0.3));
       expect(s.validation.length).toBe(Math.round((rows.length - s.test.length) * 0.1));
       for (const i of [...s.train, ...s.validation, ...s.test]) expect(t.datasets[i]).toBe(s.dataset);
-      expect(s.train).toEqual(sorted(s.train));
+      const ids = s.train.map((r) => t.ids[r]);
+      expect(ids).toEqual(ids.slice().sort()); // parts list rows in prompt-id order
     }
   });
 
@@ -53,13 +58,34 @@ describe("in-distribution splits (RouterBench protocol)", () => {
     for (let k = 0; k < a.length; k++) expect(a[k].test).not.toEqual(b[k].test);
   });
 
-  it("is pinned: seed 0 gives these test rows on every machine", () => {
-    // seedrandom's alea is specified bit for bit; this guards against an accidental change of
-    // generator, seeding or rounding, which would silently change every published result.
+  it("is pinned: seed 0 gives these test ids on every machine", () => {
+    // The split is a keyed sha256 of (seed, dataset, id); this guards against an accidental change
+    // of hash, key layout or rounding, which would silently change every published result.
     const t = table();
     const mbpp = makeSplits(t, ROUTERBENCH_SPLIT).find((s) => s.dataset === "mbpp")!;
-    const positions = mbpp.test.map((i) => rowsOf(t, "mbpp").indexOf(i));
-    expect(positions).toEqual([0, 1, 7, 13, 15, 20, 21]);
+    expect(mbpp.test.map((i) => t.ids[i])).toEqual(PINNED_MBPP_TEST);
+  });
+
+  it("is a function of the prompt ids: shuffled and re-ordered tables give the same split", () => {
+    const t = table();
+    const idsOfSplits = (tt: OutcomeTable, spec: SplitSpec) =>
+      makeSplits(tt, spec).map((s) => ({ name: s.name, train: s.train.map((r) => tt.ids[r]), validation: s.validation.map((r) => tt.ids[r]), test: s.test.map((r) => tt.ids[r]) }));
+    const reversed = selectRows(t, t.ids.map((_, i) => t.ids.length - 1 - i));
+    const shuffledTable = selectRows(t, shuffled(t.ids.map((_, i) => i), makeRng("order")));
+    // Datasets in one block each, as `import test.csv train.csv` vs `import train.csv test.csv` would give.
+    const blocks = selectRows(t, [...t.ids.keys()].sort((a, b) => (t.datasets[a] < t.datasets[b] ? 1 : t.datasets[a] > t.datasets[b] ? -1 : a - b)));
+    for (const spec of [ROUTERBENCH_SPLIT, { kind: "out-of-distribution", validationFraction: 0.2, seed: 5 } as SplitSpec]) {
+      const want = idsOfSplits(t, spec);
+      for (const other of [reversed, shuffledTable, blocks]) expect(idsOfSplits(other, spec)).toEqual(want);
+    }
+    const pooledIds = (tt: OutcomeTable) => pooledSplit(tt, makeSplits(tt, ROUTERBENCH_SPLIT)).test.map((r) => tt.ids[r]);
+    expect(pooledIds(shuffledTable)).toEqual(pooledIds(t));
+  });
+
+  it("refuses a table whose ids are not unique or whose columns disagree", () => {
+    const t = table();
+    expect(() => makeSplits({ ...t, ids: t.ids.map((id, i) => (i === 3 ? t.ids[0] : id)) }, ROUTERBENCH_SPLIT)).toThrow(/not unique/);
+    expect(() => makeSplits({ ...t, datasets: t.datasets.slice(0, 10) }, ROUTERBENCH_SPLIT)).toThrow(/10 dataset entries/);
   });
 
   it("a dataset's split does not change when other datasets are added", () => {
@@ -71,6 +97,10 @@ describe("in-distribution splits (RouterBench protocol)", () => {
     expect(full.test.map((i) => t.ids[i])).toEqual(alone.test.map((i) => only.ids[i]));
     expect(full.validation.map((i) => t.ids[i])).toEqual(alone.validation.map((i) => only.ids[i]));
     expect(arcRows.length).toBe(only.ids.length);
+    // ...nor when they are removed.
+    const twoSets = selectRows(t, t.datasets.flatMap((d, i) => (d !== "mbpp" ? [i] : [])));
+    const arcOf = (tt: OutcomeTable) => makeSplits(tt, ROUTERBENCH_SPLIT).find((s) => s.dataset === "arc")!.test.map((i) => tt.ids[i]);
+    expect(arcOf(twoSets)).toEqual(arcOf(t));
   });
 
   it("rejects fractions outside [0, 1)", () => {
