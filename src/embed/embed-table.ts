@@ -6,7 +6,8 @@
 import type { Embedder, EmbeddingMatrix, PreparationOptions } from "./embedder.js";
 import type { OutcomeTable } from "../data/table.js";
 import type { ProgressFn } from "../util/progress.js";
-import { EmbeddingCache, textHash } from "./cache.js";
+import { EmbeddingCache, cacheLockPath, textHash } from "./cache.js";
+import { acquireLock, tryLock } from "./lock.js";
 import { DEFAULT_EMBEDDER_SPEC, createEmbedder, embedderIdOf } from "./registry.js";
 import { type PrefixMap, learnSharedPrefixes, normalizePreparation, prepareTexts } from "./prepare.js";
 import { defaultCacheDir } from "./paths.js";
@@ -64,45 +65,65 @@ export async function embedTexts(texts: readonly string[], evals: readonly strin
 
   const cache = opts.cacheDir === false ? null : await EmbeddingCache.open(opts.cacheDir ?? defaultCacheDir(), embedderId, prep, opts.embedder?.dimension);
   // Unique missing texts, in first-seen order.
-  const missing: string[] = [];
-  const missingText = new Map<string, string>();
-  for (let i = 0; i < n; i++) {
-    const h = hashes[i];
-    if (cache?.has(h) || missingText.has(h)) continue;
-    missingText.set(h, prepared[i]);
-    missing.push(h);
-  }
-  let hits = 0;
-  for (const h of hashes) if (cache?.has(h)) hits++;
-  progress(hits, n, "cached");
+  const missingOf = () => {
+    const list: string[] = [];
+    const text = new Map<string, string>();
+    for (let i = 0; i < n; i++) {
+      const h = hashes[i];
+      if (cache?.has(h) || text.has(h)) continue;
+      text.set(h, prepared[i]);
+      list.push(h);
+    }
+    return { list, text };
+  };
+  let { list: missing, text: missingText } = missingOf();
 
   const computed = new Map<string, { vectors: Float32Array; row: number }>();
   let dim = cache?.dimension || opts.embedder?.dimension || 0;
-  if (missing.length) {
-    const embedder = opts.embedder ?? (await createEmbedder(spec, { modelDir: opts.modelDir, threads: opts.threads }));
-    try {
-      dim = embedder.dimension;
-      const size = shardSizeOf(opts);
-      // Rows still to fill per hash, to report progress in rows (duplicates count once each).
-      const rowsOf = new Map<string, number>();
-      for (const h of hashes) if (missingText.has(h)) rowsOf.set(h, (rowsOf.get(h) ?? 0) + 1);
-      let done = hits;
-      for (let s = 0; s < missing.length; s += size) {
-        const chunk = missing.slice(s, s + size);
-        const before = done;
-        const vectors = await embedder.embed(
-          chunk.map((h) => missingText.get(h)!),
-          (k, total) => progress(before + Math.round((k / total) * chunk.reduce((a, h) => a + rowsOf.get(h)!, 0)), n),
-        );
-        if (vectors.length !== chunk.length * dim) throw new Error(`embedder ${embedder.id} returned ${vectors.length} floats for ${chunk.length} x ${dim}`);
-        if (cache) await cache.append(chunk, vectors, dim);
-        chunk.forEach((h, row) => computed.set(h, { vectors, row }));
-        for (const h of chunk) done += rowsOf.get(h)!;
-        progress(done, n);
-      }
-    } finally {
-      if (!opts.embedder) await embedder.close();
+  // Writers of one cache key take its lock, so that concurrent runs do not all compute the
+  // same rows: a waiter reloads the shards written meanwhile and computes only what is left.
+  const lock = cache && (missing.length || cache.needsCompaction) ? await (missing.length ? acquireLock : tryLock)(cacheLockPath(cache.dir), {
+    onWait: (holder) => progress(n - missing.length, n, `waiting for another routekit process${holder ? ` (pid ${holder.pid})` : ""} embedding into the same cache`),
+  }) : null;
+  let hits = 0;
+  try {
+    if (lock && cache) {
+      await cache.refresh();
+      await cache.removeLeftovers();
+      ({ list: missing, text: missingText } = missingOf());
+      dim ||= cache.dimension;
     }
+    for (const h of hashes) if (cache?.has(h)) hits++;
+    progress(hits, n, "cached");
+    if (missing.length) {
+      const embedder = opts.embedder ?? (await createEmbedder(spec, { modelDir: opts.modelDir, threads: opts.threads }));
+      try {
+        dim = embedder.dimension;
+        const size = shardSizeOf(opts);
+        // Rows still to fill per hash, to report progress in rows (duplicates count once each).
+        const rowsOf = new Map<string, number>();
+        for (const h of hashes) if (missingText.has(h)) rowsOf.set(h, (rowsOf.get(h) ?? 0) + 1);
+        let done = hits;
+        for (let s = 0; s < missing.length; s += size) {
+          const chunk = missing.slice(s, s + size);
+          const before = done;
+          const vectors = await embedder.embed(
+            chunk.map((h) => missingText.get(h)!),
+            (k, total) => progress(before + Math.round((k / total) * chunk.reduce((a, h) => a + rowsOf.get(h)!, 0)), n),
+          );
+          if (vectors.length !== chunk.length * dim) throw new Error(`embedder ${embedder.id} returned ${vectors.length} floats for ${chunk.length} x ${dim}`);
+          if (cache) await cache.append(chunk, vectors, dim);
+          chunk.forEach((h, row) => computed.set(h, { vectors, row }));
+          for (const h of chunk) done += rowsOf.get(h)!;
+          progress(done, n);
+        }
+      } finally {
+        if (!opts.embedder) await embedder.close();
+      }
+    }
+    if (lock && cache) await cache.compact();
+  } finally {
+    await lock?.release();
   }
   if (!dim) {
     // Nothing to embed and nothing cached (no texts): the dimension still has to be known.
@@ -117,7 +138,6 @@ export async function embedTexts(texts: readonly string[], evals: readonly strin
     if (c) data.set(c.vectors.subarray(c.row * dim, (c.row + 1) * dim), i * dim);
     else if (!cache?.copyTo(h, data, i)) throw new Error(`internal: no vector for row ${i}`);
   }
-  if (cache) await cache.compact();
   progress(n, n);
   return {
     matrix: { rows: n, dimension: dim, data, embedderId, preparation: prep },
