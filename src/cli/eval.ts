@@ -27,6 +27,7 @@ interface EvalCliOptions {
   embedder: string;
   cacheDir?: string;
   maxPoints: string;
+  allowOverlap?: boolean;
   json?: boolean;
 }
 
@@ -76,6 +77,7 @@ export function register(program: Command): void {
     .option("--embedder <spec>", "embedder for specs that read prompts: use-lite | hash | hash:<dim> | hf:<model-id>", DEFAULT_EMBEDDER_SPEC)
     .option("--cache-dir <dir>", `embedding cache (default: $ROUTEKIT_CACHE_DIR or ${defaultCacheDir()})`)
     .option("--max-points <n>", "curve points kept per router in results.json (metrics always use all)", String(DEFAULT_MAX_POINTS))
+    .option("--allow-overlap", "evaluate saved routers even on test prompts they were fitted or tuned on (refused by default; the report then warns)")
     .option("--json", "print the figures as JSON instead of tables")
     .action(async (file: string, o: EvalCliOptions) => {
       parseEmbedderSpec(o.embedder);
@@ -106,6 +108,7 @@ export function register(program: Command): void {
           embedder: o.embedder,
           cacheDir: o.cacheDir,
           maxPoints,
+          allowOverlap: !!o.allowOverlap,
           onProgress: (stage, d, t, l) => bars[stage].update(d, t, l),
         });
       } finally {
@@ -127,6 +130,7 @@ export function register(program: Command): void {
         embedder: o.embedder,
         maxPoints,
         logCost: !!o.logCost,
+        allowOverlap: !!o.allowOverlap,
       });
       const written = await writeReport(o.out, results, { logCost: o.logCost });
       // Timing lives outside results.json, which must stay byte-identical across reruns.

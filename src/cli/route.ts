@@ -1,25 +1,96 @@
 import type { Command } from "commander";
 import { readFile } from "node:fs/promises";
-import { routeWithSavedRouter } from "../routers/pipeline.js";
+import { routeWithSavedRouter, type RouteAt, type RoutePlan, type RoutedPrompt } from "../routers/pipeline.js";
+import type { RoutingTarget } from "../routers/targets.js";
 import { InputError } from "../util/errors.js";
 import { progressReporter } from "../util/progress.js";
 import { formatTable, printJson } from "./output.js";
 
 interface RouteCliOptions {
-  lambda: string;
+  lambda?: string;
+  budget?: string;
+  maxShare?: string[];
+  seed: string;
   input?: string;
   eval?: string;
   cacheDir?: string;
   json?: boolean;
 }
 
-/** "inf" / "Infinity" for argmax quality; otherwise a non-negative number. */
+/** A plain decimal number (no hex, no empty string, no "Infinity" unless asked for). */
+const DECIMAL = /^[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** "inf" / "Infinity" for argmax quality; otherwise a non-negative decimal number. */
 export function parseLambda(value: string): number {
   const v = value.trim().toLowerCase();
   if (v === "inf" || v === "infinity") return Infinity;
-  const n = Number(v);
-  if (v === "" || !(n >= 0) || !Number.isFinite(n)) throw new InputError(`--lambda must be a non-negative number or inf, got "${value}"`, { field: "--lambda" });
-  return n;
+  if (!DECIMAL.test(v)) throw new InputError(`--lambda must be a non-negative decimal number or inf, got "${value}"`, { field: "--lambda" });
+  return Number(v);
+}
+
+/** A budget in US$ per query: a non-negative decimal number. */
+export function parseBudget(value: string, field = "--budget"): number {
+  const v = value.trim().replace(/^\$/, "");
+  if (!DECIMAL.test(v) || !Number.isFinite(Number(v))) throw new InputError(`${field} must be US$ per query as a non-negative decimal number (e.g. 0.002), got "${value}"`, { field });
+  return Number(v);
+}
+
+/** --max-share gpt-4=0.2 (repeatable): model -> largest share of prompts, a fraction in [0, 1]. */
+export function parseMaxShares(values: readonly string[] = [], field = "--max-share"): Record<string, number> | undefined {
+  if (values.length === 0) return undefined;
+  const out: Record<string, number> = {};
+  for (const raw of values) {
+    const eq = raw.lastIndexOf("=");
+    const model = raw.slice(0, eq).trim();
+    const f = raw.slice(eq + 1).trim();
+    if (eq <= 0 || !DECIMAL.test(f) || !(Number(f) <= 1)) throw new InputError(`expected <model>=<fraction in [0, 1]>, got "${raw}"`, { field });
+    if (model in out) throw new InputError(`"${model}" given twice`, { field });
+    out[model] = Number(f);
+  }
+  return out;
+}
+
+/** The CLI's routing flags as a RouteAt: --lambda alone, or a target from --budget / --max-share; neither: the router's default. */
+export function routeAtOf(o: { lambda?: string; budget?: string; maxShare?: string[]; seed: string }): RouteAt | "default" {
+  const maxShare = parseMaxShares(o.maxShare);
+  const targeted = o.budget !== undefined || maxShare !== undefined;
+  if (o.lambda !== undefined && targeted) throw new InputError("give --lambda or a target (--budget, --max-share), not both", { field: "--lambda" });
+  if (!/^-?\d+$/.test(o.seed.trim())) throw new InputError(`--seed must be an integer, got "${o.seed}"`, { field: "--seed" });
+  if (o.lambda !== undefined) return { lambda: parseLambda(o.lambda) };
+  if (!targeted) return "default";
+  const target: RoutingTarget = { ...(o.budget !== undefined ? { budget: parseBudget(o.budget) } : {}), ...(maxShare ? { maxShare } : {}) };
+  return { target, seed: Number(o.seed) };
+}
+
+const money = (x: number) => `$${x.toPrecision(3)}`;
+const lambdaText = (l: number) => (Number.isFinite(l) ? String(Number(l.toPrecision(4))) : "inf");
+
+/** One or two lines saying what was decided: the lambda, or the point(s) a target chose, with what they promise. */
+export function describePlan(plan: RoutePlan): string[] {
+  if (plan.mode === "lambda") {
+    return [`lambda ${lambdaText(plan.lambda!)} (US$ per unit of quality); per prompt: the chosen model's expected $/query and its predicted quality`];
+  }
+  const c = plan.choice!;
+  const where = plan.pointsOn ? ` (operating points measured on ${plan.pointsOn.prompts} ${plan.pointsOn.on} prompts)` : "";
+  const qi = c.qualityInterval ? ` [${c.qualityInterval[0].toFixed(3)}, ${c.qualityInterval[1].toFixed(3)}]` : "";
+  const mix =
+    c.t > 0
+      ? `mixing lambda ${lambdaText(c.low.lambda ?? Infinity)} (${((1 - c.t) * 100).toFixed(1)}% of prompts) and lambda ${lambdaText(c.high.lambda ?? Infinity)} (${(c.t * 100).toFixed(1)}%) by a seeded draw per prompt id`
+      : `at lambda ${lambdaText(c.low.lambda ?? Infinity)}`;
+  const lines = [`expected ${money(c.cost)}/query, quality ${c.quality.toFixed(3)}${qi}: ${mix}${where}`];
+  if (c.note) lines.unshift(`note: ${c.note}`);
+  return lines;
+}
+
+function jsonOfPrompt(r: RoutedPrompt) {
+  return { ...r, lambda: Number.isFinite(r.lambda) ? r.lambda : "inf" };
+}
+
+function jsonOfPlan(plan: RoutePlan) {
+  if (plan.mode === "lambda") return { mode: "lambda", lambda: Number.isFinite(plan.lambda!) ? plan.lambda : "inf" };
+  const c = plan.choice!;
+  const point = (p: typeof c.low) => ({ ...p, lambda: p.lambda === Infinity ? "inf" : p.lambda });
+  return { mode: "target", pointsOn: plan.pointsOn, expectedCost: c.cost, expectedQuality: c.quality, qualityInterval: c.qualityInterval, shares: c.shares, low: point(c.low), high: point(c.high), highShare: c.t, note: c.note };
 }
 
 /**
@@ -28,9 +99,11 @@ export function parseLambda(value: string): number {
  * JSON string.
  */
 export async function readPromptsJsonl(path: string): Promise<{ ids: string[]; texts: string[]; evals: (string | null)[] }> {
-  const text = await readFile(path, "utf8").catch((err: Error) => {
-    throw new InputError(`cannot read: ${err.message}`, { file: path });
+  const raw = await readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(err.code === "EISDIR" ? "is a directory, not a JSONL file of prompts" : `cannot read: ${err.message}`, { file: path });
   });
+  // A byte-order mark is not part of the first line (import accepts one too).
+  const text = raw.startsWith("\uFEFF") ? raw.slice(1) : raw;
   const ids: string[] = [];
   const texts: string[] = [];
   const evals: (string | null)[] = [];
@@ -43,6 +116,7 @@ export async function readPromptsJsonl(path: string): Promise<{ ids: string[]; t
       throw new InputError("not valid JSON", { file: path, row: i + 1 });
     }
     if (typeof v === "string") {
+      if (v.trim() === "") throw new InputError("empty prompt", { file: path, row: i + 1, field: "prompt" });
       ids.push(String(i + 1));
       texts.push(v);
       evals.push(null);
@@ -51,6 +125,7 @@ export async function readPromptsJsonl(path: string): Promise<{ ids: string[]; t
     const o = v as { id?: unknown; prompt?: unknown; text?: unknown; eval?: unknown } | null;
     const prompt = o?.prompt ?? o?.text;
     if (typeof prompt !== "string") throw new InputError('expected a string "prompt" (or "text")', { file: path, row: i + 1, field: "prompt" });
+    if (prompt.trim() === "") throw new InputError("empty prompt", { file: path, row: i + 1, field: "prompt" });
     if (o!.id !== undefined && typeof o!.id !== "string" && typeof o!.id !== "number") throw new InputError("id must be a string or number", { file: path, row: i + 1, field: "id" });
     if (o!.eval !== undefined && o!.eval !== null && typeof o!.eval !== "string") throw new InputError("eval must be a string (or null)", { file: path, row: i + 1, field: "eval" });
     ids.push(o!.id === undefined ? String(i + 1) : String(o!.id));
@@ -65,35 +140,44 @@ export function register(program: Command): void {
   program
     .command("route")
     .description(
-      "Route prompts with a saved router: each goes to argmax_m lambda * q_m - c_m (q_m predicted quality, c_m expected US$ per query).\n" +
+      "Route prompts with a saved router. Say what you want in dollars or shares: --budget picks the router's best operating point (measured on prompts\n" +
+        "it was not fitted on) whose expected spend fits, mixing two points by a seeded draw per prompt id where the hull lies between them;\n" +
+        "--max-share caps a model's share of traffic. --lambda (for experts) routes each prompt to argmax_m lambda * q_m - c_m (lambda: US$ per unit of quality).\n" +
+        "With none of them, the router's default target (set by `routekit calibrate`), else its best-quality point.\n" +
         "Routers that need the prompts' outcomes (oracle, zero, cascade) cannot route new prompts.\n" +
         "A prompt's eval (task), from --eval or an input line's \"eval\" field, is read by task-aware routers (task-prior); others ignore it.",
     )
-    .argument("<router-dir>", "a directory written by `routekit train`")
+    .argument("<router-dir>", "a directory written by `routekit train` (or `routekit calibrate`)")
     .argument("[prompt]", "one prompt to route (or use --input)")
-    .requiredOption("--lambda <x>", "willingness to pay: quality points per US$ (0 = cheapest model, inf = best predicted quality)")
+    .option("--budget <usd>", "mean US$ per query not to exceed, e.g. 0.002")
+    .option("--max-share <model=fraction>", "largest share of prompts a model may get, e.g. gpt-4-1106-preview=0.2 (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--lambda <x>", "route at this lambda instead: US$ per unit of quality (0 = cheapest model, inf = best predicted quality)")
+    .option("--seed <n>", "seed of the per-prompt draw that mixes two operating points", "0")
     .option("--input <prompts.jsonl>", 'prompts, one per line: {"id": "...", "prompt": "...", "eval": "..."} (eval optional)')
     .option("--eval <name>", "the eval (task) of the one prompt given, e.g. mmlu-anatomy (with --input, give each line an \"eval\" field instead)")
     .option("--cache-dir <dir>", "embedding cache (default: $ROUTEKIT_CACHE_DIR or ~/.cache/routekit)")
-    .option("--json", "print JSON: per prompt the chosen model and every model's predicted quality")
+    .option("--json", "print JSON: the plan, and per prompt the chosen model, the point used and every model's predicted quality")
     .action(async (dir: string, prompt: string | undefined, o: RouteCliOptions) => {
-      const lambda = parseLambda(o.lambda);
+      const at = routeAtOf(o);
       if ((prompt === undefined) === (o.input === undefined)) throw new InputError("give either one prompt or --input <prompts.jsonl>");
+      if (prompt !== undefined && prompt.trim() === "") throw new InputError("the prompt is empty", { field: "prompt" });
       if (o.eval !== undefined && o.input !== undefined) throw new InputError('--eval is for one prompt; with --input give each line an "eval" field', { field: "--eval" });
       const prompts = o.input !== undefined ? await readPromptsJsonl(o.input) : { ids: ["1"], texts: [prompt!], evals: [o.eval ?? null] };
       // A handful of prompts embeds in a blink: progress lines would only be noise.
       const bar = progressReporter("embed", { quiet: !!o.json || prompts.ids.length < 256 });
       let result;
       try {
-        result = await routeWithSavedRouter(dir, prompts, lambda, { cacheDir: o.cacheDir, onProgress: bar.update });
+        result = await routeWithSavedRouter(dir, prompts, at, { cacheDir: o.cacheDir, onProgress: bar.update });
       } finally {
         bar.stop();
       }
-      const { routed, manifest } = result;
+      const { routed, manifest, plan } = result;
       if (o.json) {
-        printJson({ router: dir, type: manifest.type, lambda: Number.isFinite(lambda) ? lambda : "inf", pool: manifest.pool, prompts: routed });
+        printJson({ router: dir, type: manifest.type, plan: jsonOfPlan(plan), pool: manifest.pool, prompts: routed.map(jsonOfPrompt) });
         return;
       }
-      process.stdout.write(`${formatTable(["id", "model"], routed.map((r) => [r.id, r.model]))}\n`);
+      const rows = routed.map((r) => [r.id, r.model, lambdaText(r.lambda), money(r.expectedCost), r.expectedQuality.toFixed(3)]);
+      const head = plan.mode === "lambda" ? ["id", "model", "lambda", "model $/query", "predicted quality"] : ["id", "model", "lambda", "point $/query", "point quality"];
+      process.stdout.write(`${[...describePlan(plan), "", formatTable(head, rows)].join("\n")}\n`);
     });
 }

@@ -2,8 +2,9 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { readOutcomeTable } from "../data/arrow-io.js";
 import { DEFAULT_EMBEDDER_SPEC, defaultCacheDir, normalizePreparation, parseEmbedderSpec } from "../embed/index.js";
-import { getRouterFactory, parseRouterSpec, routerTypes } from "../routers/registry.js";
-import { trainAndSave } from "../routers/pipeline.js";
+import { getRouterFactory, routerTypes } from "../routers/registry.js";
+import { checkTrainable, trainAndSave } from "../routers/pipeline.js";
+import type { OperatingPoints } from "../routers/targets.js";
 import { InputError } from "../util/errors.js";
 import { progressReporter } from "../util/progress.js";
 import { formatTable, printJson } from "./output.js";
@@ -37,12 +38,33 @@ function withGrid(spec: string, grid: string[] = []): string {
   return `${spec}${spec.includes(":") ? "," : ":"}${grid.join(",")}`;
 }
 
+/** The validated operating points as a table: what `route --budget` chooses from. */
+export function operatingPointLines(ops: OperatingPoints): string[] {
+  const top = (shares: Readonly<Record<string, number>>) =>
+    Object.entries(shares)
+      .filter(([, v]) => v > 0)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 2)
+      .map(([m, v]) => `${m} ${(v * 100).toFixed(0)}%`)
+      .join(", ");
+  const rows = ops.points.map((p) => [
+    p.lambda === null ? String(p.setting) : Number.isFinite(p.lambda) ? String(Number(p.lambda.toPrecision(4))) : "inf",
+    `$${p.cost.toPrecision(3)}`,
+    `${p.quality.toFixed(3)}${p.qualityInterval ? ` [${p.qualityInterval[0].toFixed(3)}, ${p.qualityInterval[1].toFixed(3)}]` : ""}`,
+    top(p.shares),
+  ]);
+  return [`operating points on ${ops.prompts} ${ops.on} prompts (route --budget picks among these, mixing neighbours):`, formatTable(["lambda", "$/query", "quality [95%]", "most traffic"], rows)];
+}
+
 export function register(program: Command): void {
   program
     .command("train")
     .description(
       "Train a router on a split's training rows (hyperparameters chosen on its validation rows) and save it as a directory.\n" +
-        "Without --dataset, the training (and validation) rows of every dataset are pooled; each dataset's test rows stay held out.",
+        "Without --dataset, the training (and validation) rows of every dataset are pooled; each dataset's test rows stay held out.\n" +
+        "The router's operating points (its cost-quality hull on the validation rows) and the ids of the prompts it was fitted and tuned on\n" +
+        "are saved with it: `route --budget` chooses among those points, and `eval` refuses to test it on prompts it has seen.\n" +
+        "oracle, zero and cascade are evaluation baselines (they need the prompts' outcomes) and cannot be trained for routing.",
     )
     .argument("<dataset.arrow>", "outcome table (Arrow IPC)")
     .requiredOption("--router <spec>", `router type and parameters, e.g. knn, knn:k=10, knn:k=5|10|40 (a grid), mlp:hidden=100x100 (types: ${routerTypes().join(", ")})`)
@@ -69,7 +91,7 @@ export function register(program: Command): void {
     })
     .action(async (file: string, o: TrainCliOptions) => {
       const spec = withGrid(o.router, o.grid);
-      getRouterFactory(parseRouterSpec(spec).type);
+      checkTrainable(spec);
       parseEmbedderSpec(o.embedder);
       const seed = number(o.seed, "--seed", Number.isInteger, "an integer");
       const validationFraction = number(o.validationFraction, "--validation-fraction", (n) => n >= 0 && n < 1, "a number in [0, 1)");
@@ -106,6 +128,7 @@ export function register(program: Command): void {
           split,
           embedder: result.embedder,
           fit: report,
+          operatingPoints: result.operatingPoints && { ...result.operatingPoints, points: result.operatingPoints.points.map((p) => ({ ...p, lambda: p.lambda === Infinity ? "inf" : p.lambda })) },
         });
         return;
       }
@@ -115,6 +138,7 @@ export function register(program: Command): void {
       ];
       const figures = Object.entries(report.validation);
       if (figures.length) lines.push("", formatTable(["validation figure", "value"], figures.map(([k, v]) => [k, Number.isFinite(v) ? v.toPrecision(5) : String(v)])));
+      if (result.operatingPoints) lines.push("", ...operatingPointLines(result.operatingPoints));
       lines.push("", `saved to ${o.out}`);
       process.stdout.write(`${lines.join("\n")}\n`);
     });

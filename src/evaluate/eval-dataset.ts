@@ -7,7 +7,11 @@
  * Saved routers are evaluated on the test split recorded in their router.json: the split
  * settings (kind, seed, fractions) come from the manifests, and a router trained on one
  * dataset is evaluated only on that dataset's split (one trained on all datasets pooled, on
- * every dataset's test part, none of which it saw).
+ * every dataset's test part). Splits are keyed by prompt id, so the same table in any row order
+ * gives the same test part; still, a different table (fewer rows, other datasets) can move a
+ * router's training prompts into the test part, so every saved router's recorded training and
+ * validation ids are checked against the test prompts, and any overlap is refused unless
+ * `allowOverlap` is set (then the split's entry says so).
  */
 import { existsSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
@@ -17,7 +21,7 @@ import { makeSplits, ROUTERBENCH_SPLIT, type Split, type SplitSpec } from "../da
 import type { EmbeddingMatrix, PreparationOptions } from "../embed/embedder.js";
 import { DEFAULT_EMBEDDER_SPEC, embedTexts } from "../embed/index.js";
 import { loadRouter, MANIFEST_FILE, type SavedRouterManifest } from "../routers/artifact.js";
-import { trainOnTable } from "../routers/pipeline.js";
+import { fittedOverlap, overlapError, trainOnTable } from "../routers/pipeline.js";
 import { getRouterFactory, parseRouterSpec } from "../routers/registry.js";
 import type { PromptBatch, Router } from "../routers/router.js";
 import { InputError } from "../util/errors.js";
@@ -40,6 +44,8 @@ export interface EvalDatasetOptions extends Omit<EvalOptions, "onProgress" | "va
   preparation?: Partial<PreparationOptions>;
   cacheDir?: string | false;
   maxPoints?: number;
+  /** Evaluate saved routers even on test prompts they were fitted or tuned on (the report then says so). */
+  allowOverlap?: boolean;
   onProgress?: (stage: "train" | "embed" | "evaluate", done: number, total: number, label?: string) => void;
 }
 
@@ -169,12 +175,18 @@ export async function evaluateRoutersOnTable(table: OutcomeTable, opts: EvalData
     // Each router embeds validation and test prompts its own way, in one pass.
     const scored = { ids: [...test.ids, ...validation.ids], texts: [...test.texts, ...validation.texts], evals: [...test.evals, ...validation.evals] };
     const routers: RouterUnderTest[] = [];
+    const overlap: { router: string; prompts: number }[] = [];
     for (const src of sources) {
       let router: Router;
       let embedder: { spec: string; preparation: PreparationOptions } | null;
       let prefixes: Record<string, string>;
       if (src.loaded) {
         if (!appliesTo(src.loaded.manifest, split)) continue;
+        const seen = await fittedOverlap(src.dir!, src.loaded.manifest, test.ids);
+        if (seen.total > 0) {
+          if (!opts.allowOverlap) throw overlapError(src.dir!, seen, test.ids.length, `test prompts of split ${split.name}`);
+          overlap.push({ router: src.name, prompts: seen.total });
+        }
         router = src.loaded.router;
         embedder = src.loaded.manifest.embedder;
         prefixes = src.loaded.manifest.prefixes ?? {};
@@ -215,7 +227,7 @@ export async function evaluateRoutersOnTable(table: OutcomeTable, opts: EvalData
       compareTo: routers.some((r) => r.name === opts.compareTo) ? opts.compareTo : undefined,
       onProgress: (d, t, l) => progress("evaluate", d, t, `${split.name} ${l ?? ""}`.trim()),
     });
-    entries.push(splitEntry(split.dataset, split.name === split.dataset ? splitSpec.kind : split.name, result, { maxPoints: opts.maxPoints }));
+    entries.push(splitEntry(split.dataset, split.name === split.dataset ? splitSpec.kind : split.name, result, { maxPoints: opts.maxPoints, overlap }));
   }
   if (entries.length === 0) throw new InputError("no split had both test rows and a router to evaluate (saved routers apply only to the dataset they were trained on)");
   return { splits: entries, routers: sources.map((s) => ({ arg: s.arg, name: s.name, kind: s.kind, type: s.type })), splitSpec };

@@ -15,6 +15,7 @@ import type { ProgressFn } from "../util/progress.js";
 import { AIQ_TIE_TOLERANCE, bootstrapAiq, percentileInterval, type AiqMode } from "./bootstrap.js";
 import { ROUTERBENCH_LAMBDAS, Sum, directCurve, exactCurve, gridCurveWithDecisions, type Curve, type CurveDecisions, type CurvePoint } from "./curve.js";
 import { nonDecreasingHull, type CostQuality } from "./hull.js";
+import { hullVertexIndices, validatedLambdas } from "./operating-points.js";
 import { aiq, aiqRouterbenchCode, apgr, costToReach, cpt, maxQuality, qualityAtCost, type SharePoint } from "./metrics.js";
 
 export interface EvalOptions {
@@ -192,39 +193,6 @@ async function predicted(router: Router & { kind: "predictive" }, batch: PromptB
   return q;
 }
 
-/** Indices of the curve points that are vertices of its non-decreasing hull. */
-function hullVertexIndices(points: readonly CostQuality[]): number[] {
-  const hull = nonDecreasingHull(points);
-  const out: number[] = [];
-  for (const h of hull) {
-    const k = points.findIndex((p) => p.cost === h.cost && p.quality === h.quality);
-    if (k >= 0 && !out.includes(k)) out.push(k);
-  }
-  return out.sort((a, b) => a - b);
-}
-
-/**
- * A lambda that reproduces exact-curve point k, or the nearest state a single lambda can: point
- * k holds for lambda in (lambda_k, lambda_k+1] (point 0 at 0 exactly). Prompts that switch at
- * the same lambda (common: KNN predictions are multiples of 1/k) give several points with one
- * lambda; those in the middle of such a run are tie states no lambda yields, so the state after
- * the whole run is used. Inside the interval take its geometric middle, so a new prompt is not
- * decided by a tie at a validation breakpoint; the last interval is open to infinity.
- */
-const LAMBDA_TIE = 1e-9;
-
-function lambdaInside(points: readonly CurvePoint[], k: number): number {
-  const lo = points[k].lambda;
-  let next = k + 1;
-  // "Same lambda" up to rounding: breakpoints of equal ties computed from different q values
-  // (3/5 - 1/5 vs 4/5 - 2/5) differ in the last bits.
-  while (next < points.length && !(points[next].lambda > lo * (1 + LAMBDA_TIE))) next++;
-  if (lo === 0 && next === k + 1 && k === 0) return 0;
-  const hi = points[next]?.lambda;
-  if (hi === undefined) return Infinity;
-  return lo > 0 ? Math.sqrt(lo * hi) : hi / 2;
-}
-
 async function routeOne(
   rt: RouterUnderTest,
   table: OutcomeTable,
@@ -248,8 +216,7 @@ async function routeOne(
     // Operating points from validation: its curve's hull vertices, as lambdas.
     const v = batchOf(router, validation.table, validation.embeddings, name, "validation");
     const vPoints = curveOf(await predicted(router, v.batch, m, name), v.sub, router.expectedCosts).points;
-    const chosen = hullVertexIndices(vPoints).map((k) => (exact ? lambdaInside(vPoints, k) : vPoints[k].lambda));
-    const lams = [...new Set(chosen)].sort((a, b) => a - b);
+    const lams = validatedLambdas(vPoints, exact);
     const n = table.ids.length;
     const settings = lams.map((lambda) => {
       const pick = routeAt(q, router.expectedCosts, m, lambda);

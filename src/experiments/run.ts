@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { readOutcomeTable } from "../data/arrow-io.js";
 import { importFiles, type ImportFormat } from "../data/importers/index.js";
-import { makeSplits, pooledSplit, type Split } from "../data/splits.js";
+import { idsOf, makeSplits, pooledSplit, type Split } from "../data/splits.js";
 import { completeRows, selectModels, selectRows, type OutcomeTable } from "../data/table.js";
 import { selectEmbeddingRows, type EmbeddingMatrix } from "../embed/embedder.js";
 import { embedTable } from "../embed/index.js";
@@ -16,6 +16,7 @@ import { evaluateSplit, type RouterUnderTest, type SplitResult } from "../evalua
 import { getRouterFactory } from "../routers/registry.js";
 import { makeResults, splitEntry, writeReport, type Results } from "../report/index.js";
 import { saveRouter } from "../routers/artifact.js";
+import { operatingPointsOn } from "../routers/pipeline.js";
 import { trainRouter } from "../routers/train.js";
 import type { TrainingSet } from "../routers/router.js";
 import { writeDirAtomic, writeFileAtomic } from "../util/atomic.js";
@@ -177,6 +178,8 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
             seed: cfg.seed,
             fit: trained.report,
             prefixes,
+            fittedOn: { train: idsOf(table, split.train), validation: idsOf(table, split.validation) },
+            operatingPoints: await operatingPointsOn(trained.router, validation, cfg.seed),
           });
           files.push(rel);
         }

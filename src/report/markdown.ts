@@ -58,6 +58,9 @@ export function renderSplitSection(split: SplitEntry, opts: { plotsDir?: string;
       ? `each router's operating points (its hull's lambdas or settings) chosen on ${split.validationPrompts} validation prompts, then evaluated on test`
       : "each router's operating points chosen on the test prompts themselves (RouterBench's way: optimistic, see above)";
   lines.push(`${split.prompts} test prompts${dropped}; ${range}; ${boot}; ${lambdas}; ${points}. Best single model: ${split.bestSingle}.`, "");
+  for (const o of split.overlap ?? []) {
+    lines.push(`> **Warning:** ${o.router} was fitted or tuned on ${o.prompts} of these ${split.prompts} test prompts (evaluated with --allow-overlap): its figures here are optimistic.`, "");
+  }
   if (split.compareTo) {
     lines.push(`The last column is each row's AIQ minus ${split.compareTo}'s on the same resamples; **bold** when its whole interval is above 0 (the row beats ${split.compareTo}).`, "");
   }

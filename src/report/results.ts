@@ -68,6 +68,11 @@ export const splitEntrySchema = z.object({
   validationPrompts: z.number().int(),
   /** The router every row is compared with (vsReference), or null. */
   compareTo: z.string().nullable(),
+  /**
+   * Saved routers tested on prompts they were fitted or tuned on (only with --allow-overlap):
+   * their figures on this split are optimistic. Absent when there was no overlap.
+   */
+  overlap: z.array(z.object({ router: z.string(), prompts: z.number().int() })).optional(),
   routers: z.array(routerEntrySchema),
 });
 
@@ -133,7 +138,7 @@ function routerEntry(r: RouterResult, maxPoints: number): RouterEntry {
 }
 
 /** One evaluated split as it appears in results.json. */
-export function splitEntry(dataset: string, split: string, r: SplitResult, opts: { maxPoints?: number } = {}): SplitEntry {
+export function splitEntry(dataset: string, split: string, r: SplitResult, opts: { maxPoints?: number; overlap?: { router: string; prompts: number }[] } = {}): SplitEntry {
   const maxPoints = opts.maxPoints ?? DEFAULT_MAX_POINTS;
   return {
     dataset,
@@ -150,6 +155,7 @@ export function splitEntry(dataset: string, split: string, r: SplitResult, opts:
     operatingPoints: r.operatingPoints,
     validationPrompts: r.validationPrompts,
     compareTo: r.compareTo,
+    ...(opts.overlap?.length ? { overlap: opts.overlap.map((o) => ({ router: o.router, prompts: o.prompts })) } : {}),
     routers: r.rows.map((row) => routerEntry(row, maxPoints)),
   };
 }

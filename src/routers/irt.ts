@@ -436,6 +436,8 @@ interface IrtShape {
 
 export const irtFactory: RouterFactory = {
   type: "irt",
+  needsEmbeddings: true,
+  needsOutcomes: false,
   kind: "predictive",
   describe: "item-response router: one difficulty latent per prompt (all models' scores pooled), regressed on the embedding; q_m = E[sigmoid(a_m theta + b_m)] (alpha, folds, iterations, uncertainty)",
   defaultGrid: { alpha: [1, 10, 100, 1000] },

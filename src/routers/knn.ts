@@ -214,6 +214,8 @@ export function neighboursJs(index: KnnIndex, queries: Float32Array, nq: number,
 
 export const knnFactory: RouterFactory = {
   type: "knn",
+  needsEmbeddings: true,
+  needsOutcomes: false,
   kind: "predictive",
   describe: "cosine k-nearest neighbours: q_m = mean neighbour score (k, weighting=uniform|distance, engine=tf|js)",
   defaultGrid: { k: [5, 10, 40] },

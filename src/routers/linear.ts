@@ -202,6 +202,8 @@ export class LinearRouter implements PredictiveRouter {
 
 export const linearFactory: RouterFactory = {
   type: "linear",
+  needsEmbeddings: true,
+  needsOutcomes: false,
   kind: "predictive",
   describe: "ridge regression per model, closed form (alpha)",
   defaultGrid: { alpha: [0.1, 1, 10, 100] },

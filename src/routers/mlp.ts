@@ -286,6 +286,8 @@ function joinWeights(data: ArrayBuffer | ArrayBuffer[]): Uint8Array {
 
 export const mlpFactory: RouterFactory = {
   type: "mlp",
+  needsEmbeddings: true,
+  needsOutcomes: false,
   kind: "predictive",
   describe: "one multi-output network, TensorFlow.js (hidden=100|100x100, epochs, patience, batchSize, learningRate, seed)",
   defaultGrid: { hidden: ["100", "100x100"] },

@@ -11,18 +11,21 @@
  *  - no `dataset`, out-of-distribution: refused (which dataset is left out must be said).
  * Test rows are never embedded, fitted on or looked at here.
  */
-import { selectRows, type OutcomeTable } from "../data/table.js";
-import { makeSplits, pooledSplit, ROUTERBENCH_SPLIT, type Split, type SplitSpec } from "../data/splits.js";
-import { selectEmbeddingRows, type PreparationOptions } from "../embed/embedder.js";
+import { completeRows, selectRows, type OutcomeTable } from "../data/table.js";
+import { idsOf, makeSplits, splitKey, pooledSplit, ROUTERBENCH_SPLIT, type Split, type SplitSpec } from "../data/splits.js";
+import { selectEmbeddingRows, type EmbeddingMatrix, type PreparationOptions } from "../embed/embedder.js";
 import { DEFAULT_EMBEDDER_SPEC, embedTexts, learnSharedPrefixes } from "../embed/index.js";
 import { normalizePreparation } from "../embed/prepare.js";
+import { measureOperatingPoints, poolOutcomes, predictedOperatingPoints } from "../evaluate/operating-points.js";
 import { InputError } from "../util/errors.js";
 import type { ProgressFn } from "../util/progress.js";
-import { loadRouter, saveRouter, type SavedRouterManifest } from "./artifact.js";
+import { join } from "node:path";
+import { copyRouterWith, loadRouter, MANIFEST_FILE, operatingPointsOf, readFittedPrompts, saveRouter, type SavedRouterManifest } from "./artifact.js";
 import { getRouterFactory, parseRouterSpec } from "./registry.js";
-import type { FitReport, Router, TrainingSet } from "./router.js";
-import { routePrompts } from "./routing.js";
-import { trainRouter } from "./train.js";
+import type { FitReport, PredictiveRouter, Router, TrainingSet } from "./router.js";
+import { routeAt, routePrompts } from "./routing.js";
+import { chooseTarget, pointsForPrompts, type OperatingPoints, type RoutingTarget, type TargetChoice } from "./targets.js";
+import { gridPoints, trainRouter } from "./train.js";
 
 export interface TrainOnTableOptions {
   spec: string;
@@ -45,6 +48,37 @@ export interface TrainOnTableResult {
   embedder: SavedRouterManifest["embedder"];
   prefixes: Record<string, string>;
   rows: { train: number[]; validation: number[]; test: number[] };
+  /** The validation rows (with embeddings when the router reads them), or null when there are none. */
+  validation: TrainingSet | null;
+  /** The training rows' embeddings (null for routers that do not read prompts). */
+  trainEmbeddings: EmbeddingMatrix | null;
+}
+
+/**
+ * Refuse, before any data is read or embedded, what cannot be trained for routing: unknown
+ * types, evaluation baselines that need the prompts' outcomes, and bad parameters (every grid
+ * point is built once, which runs the type's own parameter checks).
+ */
+export function checkTrainable(spec: string): void {
+  const parsed = parseRouterSpec(spec);
+  const factory = getRouterFactory(parsed.type);
+  if (factory.needsOutcomes) {
+    throw new InputError(
+      `router type ${parsed.type} is an evaluation baseline: it needs the realised outcomes of the prompts it routes, so it cannot route new prompts; evaluate it with \`routekit eval --routers ${parsed.type}\``,
+      { field: "--router" },
+    );
+  }
+  checkParams(spec);
+}
+
+/** Build the router at each grid point of `spec` (on a dummy pool) so that a bad parameter fails now, not after embedding. */
+export function checkParams(spec: string): void {
+  const parsed = parseRouterSpec(spec);
+  const factory = getRouterFactory(parsed.type);
+  for (const point of gridPoints(parsed.grid)) {
+    const r = factory.create(["a", "b"], { ...parsed.params, ...point });
+    (r as { dispose?: () => void }).dispose?.();
+  }
 }
 
 /** The train/validation/test rows of the table that a router should be trained on (see above). */
@@ -68,12 +102,10 @@ export async function trainOnTable(table: OutcomeTable, opts: TrainOnTableOption
     kind === "in-distribution"
       ? { kind, testFraction: opts.testFraction ?? (ROUTERBENCH_SPLIT as { testFraction: number }).testFraction, validationFraction, seed }
       : { kind, validationFraction, seed };
+  checkParams(opts.spec);
   const rows = trainingRows(table, splitSpec, opts.dataset);
   if (rows.train.length === 0) throw new InputError(`split ${rows.name} has no training rows`);
-
-  // Only the probe's flags matter here (does this type read prompts?); the real router is built by trainRouter.
-  const type = parseRouterSpec(opts.spec).type;
-  const needsEmbeddings = getRouterFactory(type).create(table.models, {}).needsEmbeddings;
+  const needsEmbeddings = getRouterFactory(parseRouterSpec(opts.spec).type).needsEmbeddings;
   const trainTable = selectRows(table, rows.train);
   const valTable = selectRows(table, rows.validation);
   let train: TrainingSet = { table: trainTable, embeddings: null };
@@ -108,68 +140,330 @@ export async function trainOnTable(table: OutcomeTable, opts: TrainOnTableOption
     validationRows: rows.validation.length,
     testRows: rows.test.length,
   };
-  return { router, report, split, embedder, prefixes, rows };
+  return { router, report, split, embedder, prefixes, rows, validation, trainEmbeddings: train.embeddings };
 }
 
-/** trainOnTable, then save the router directory atomically. */
-export async function trainAndSave(table: OutcomeTable, out: string, opts: TrainOnTableOptions): Promise<TrainOnTableResult> {
+/**
+ * A router's operating points on a set it was not fitted on (rows missing an outcome left
+ * out); null when no complete row is left. Seeded by `seed` for the bootstrap intervals.
+ */
+export async function operatingPointsOn(router: Router, set: TrainingSet | null, seed: number, on: OperatingPoints["on"] = "validation"): Promise<OperatingPoints | null> {
+  if (!set) return null;
+  const keep = completeRows(set.table);
+  if (keep.length === 0) return null;
+  const sub = keep.length === set.table.ids.length ? set : { table: selectRows(set.table, keep), embeddings: set.embeddings ? selectEmbeddingRows(set.embeddings, keep) : null };
+  return measureOperatingPoints(router, sub, { seed, on });
+}
+
+/** Folds of the cross-fit that measures a trained router's operating points. */
+export const OPERATING_POINT_FOLDS = 5;
+
+/**
+ * Operating points from out-of-fold predictions over the training and validation rows: the
+ * rows are dealt into K folds by a keyed hash of their ids; for each fold, a router of the same
+ * type and the chosen hyperparameters is fitted on the other folds and predicts the fold. Every
+ * prompt is then predicted by a model that never saw it, and the points are measured on all of
+ * them (K refits buy ten times the prompts of the validation part alone: a budget's spend and
+ * quality are promised from 1,400 prompts instead of 140 on the bundled data). Routing uses the
+ * final router's expected costs, as deployment will.
+ */
+export async function crossFittedOperatingPoints(router: Router, sets: TrainingSet[], seed: number, folds = OPERATING_POINT_FOLDS): Promise<OperatingPoints | null> {
+  if (router.kind !== "predictive") return null;
+  const parts = sets.map((s) => {
+    const keep = completeRows(s.table);
+    return { table: selectRows(s.table, keep), embeddings: s.embeddings ? selectEmbeddingRows(s.embeddings, keep) : null };
+  });
+  const table = concatTables(parts.map((p) => p.table));
+  const n = table.ids.length;
+  if (n < 2 * folds) return null;
+  const embeddings = router.needsEmbeddings ? concatEmbeddings(parts.map((p) => p.embeddings!)) : null;
+  const fold = foldOf(table.ids, seed, folds);
+  const factory = getRouterFactory(router.type);
+  const m = router.pool.length;
+  const q = new Float64Array(n * m);
+  for (let k = 0; k < folds; k++) {
+    const inFold = [...fold.keys()].filter((i) => fold[i] === k);
+    const rest = [...fold.keys()].filter((i) => fold[i] !== k);
+    const sub = (rows: number[]): TrainingSet => ({ table: selectRows(table, rows), embeddings: embeddings ? selectEmbeddingRows(embeddings, rows) : null });
+    const r = factory.create(router.pool, { ...router.params });
+    try {
+      await r.fit(sub(rest));
+      const part = sub(inFold);
+      const pq = await (r as PredictiveRouter).predictQuality({ ids: part.table.ids, texts: part.table.texts, evals: part.table.evals, embeddings: part.embeddings });
+      inFold.forEach((row, i) => q.set(pq.subarray(i * m, i * m + m), row * m));
+    } finally {
+      (r as { dispose?: () => void }).dispose?.();
+    }
+  }
+  return predictedOperatingPoints(q, router.expectedCosts, poolOutcomes(table, router.pool), router.pool, { seed, on: "crossfit" });
+}
+
+/** Fold of each id: rank by a keyed hash, deal round-robin (fold sizes differ by at most one). */
+function foldOf(ids: readonly string[], seed: number, folds: number): Int32Array {
+  const order = ids.map((id, i) => ({ i, k: splitKey(seed, "operating-point-folds", id) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  const out = new Int32Array(ids.length);
+  order.forEach((x, r) => (out[x.i] = r % folds));
+  return out;
+}
+
+function concatTables(ts: OutcomeTable[]): OutcomeTable {
+  const rows = ts.flatMap((t, k) => t.ids.map((_, i) => [k, i] as const));
+  const m = ts[0].models.length;
+  const cells = (pick: (t: OutcomeTable) => Float64Array) => {
+    const out = new Float64Array(rows.length * m);
+    rows.forEach(([k, i], r) => out.set(pick(ts[k]).subarray(i * m, i * m + m), r * m));
+    return out;
+  };
+  return {
+    ids: rows.map(([k, i]) => ts[k].ids[i]),
+    texts: rows.map(([k, i]) => ts[k].texts[i]),
+    datasets: rows.map(([k, i]) => ts[k].datasets[i]),
+    evals: rows.map(([k, i]) => ts[k].evals[i]),
+    models: ts[0].models.slice(),
+    scores: cells((t) => t.scores),
+    costs: cells((t) => t.costs),
+  };
+}
+
+function concatEmbeddings(ms: EmbeddingMatrix[]): EmbeddingMatrix {
+  const d = ms[0].dimension;
+  const rows = ms.reduce((a, x) => a + x.rows, 0);
+  const data = new Float32Array(rows * d);
+  let off = 0;
+  for (const x of ms) {
+    data.set(x.data.subarray(0, x.rows * d), off);
+    off += x.rows * d;
+  }
+  return { ...ms[0], rows, data };
+}
+
+export interface TrainAndSaveResult extends TrainOnTableResult {
+  operatingPoints: OperatingPoints | null;
+}
+
+/** trainOnTable, measure its operating points on the validation rows, then save the router directory atomically. */
+export async function trainAndSave(table: OutcomeTable, out: string, opts: TrainOnTableOptions): Promise<TrainAndSaveResult> {
+  checkTrainable(opts.spec);
   const result = await trainOnTable(table, opts);
+  const seed = opts.seed ?? ROUTERBENCH_SPLIT.seed;
+  const train = selectRows(table, result.rows.train);
+  const trainSet: TrainingSet = { table: train, embeddings: result.trainEmbeddings };
+  const operatingPoints =
+    (await crossFittedOperatingPoints(result.router, result.validation ? [trainSet, result.validation] : [trainSet], seed)) ??
+    (await operatingPointsOn(result.router, result.validation, seed));
   await saveRouter(result.router, out, {
     embedder: result.embedder,
     split: result.split,
-    seed: opts.seed ?? ROUTERBENCH_SPLIT.seed,
+    seed,
     fit: result.report,
     prefixes: result.prefixes,
+    fittedOn: { train: idsOf(table, result.rows.train), validation: idsOf(table, result.rows.validation) },
+    operatingPoints,
   });
-  return result;
+  return { ...result, operatingPoints };
 }
 
 export interface RoutedPrompt {
   id: string;
   model: string;
+  /** The lambda this prompt was routed at (Infinity: best predicted quality). */
+  lambda: number;
+  /**
+   * What the point promises: with a target, the operating point's expected US$ per query and
+   * quality (measured on validation or calibration prompts); with a bare lambda, this prompt's
+   * own figures (the chosen model's expected cost and the router's predicted quality for it).
+   */
+  expectedCost: number;
+  expectedQuality: number;
   /** Predicted quality of every pool model. */
   quality: Record<string, number>;
 }
 
+/** How to route: at a bare lambda (for experts), or at a target met by the router's operating points. */
+export type RouteAt = { lambda: number } | { target: RoutingTarget; seed?: number };
+
+export interface RoutePlan {
+  /** "lambda" or "target"; with a target, the choice on the hull. */
+  mode: "lambda" | "target";
+  lambda?: number;
+  choice?: TargetChoice;
+  /** Where the operating points were measured, and on how many prompts. */
+  pointsOn?: { on: OperatingPoints["on"]; prompts: number };
+}
+
+/** Embed prompts the way a saved router's training prompts were embedded; null for routers that do not read prompts. */
+export async function embedForRouter(
+  dir: string,
+  router: Router,
+  manifest: SavedRouterManifest,
+  prompts: { texts: readonly string[]; evals?: readonly (string | null)[] | null },
+  opts: { cacheDir?: string | false; onProgress?: ProgressFn },
+): Promise<EmbeddingMatrix | null> {
+  if (!router.needsEmbeddings) return null;
+  const e = manifest.embedder;
+  if (!e) throw new InputError("the router reads embeddings but router.json names no embedder", { file: join(dir, MANIFEST_FILE) });
+  const evals = prompts.evals && prompts.evals.every((x) => typeof x === "string") ? (prompts.evals as string[]) : null;
+  const { matrix } = await embedTexts(prompts.texts as string[], evals, {
+    spec: e.spec,
+    preparation: e.preparation,
+    prefixes: manifest.prefixes ?? {},
+    cacheDir: opts.cacheDir,
+    onProgress: opts.onProgress,
+  });
+  if (matrix.embedderId !== e.id) {
+    throw new InputError(`the router was trained on embeddings from ${e.id}, but "${e.spec}" now gives ${matrix.embedderId}; retrain the router`, { file: join(dir, MANIFEST_FILE) });
+  }
+  return matrix;
+}
+
+function routable(dir: string, router: Router): PredictiveRouter {
+  if (router.kind !== "predictive" || router.needsOutcomes) {
+    throw new InputError(`router type ${router.type} needs the realised outcomes of the prompts it routes (it is a baseline for evaluation), so it cannot route new prompts`, { file: dir });
+  }
+  return router;
+}
+
 /**
- * Load a saved router and route new prompts at lambda. Routers that need outcomes are refused.
- * `evals` (each prompt's eval when known, else null) reaches the router as `batch.evals`; only
- * task-aware routers (task-prior) read it.
+ * Route prompts with a loaded router: at a bare lambda, or at a target (budget, share caps)
+ * chosen on the router's operating points, mixing two points by a seeded per-prompt draw.
+ */
+export async function routeLoaded(
+  router: PredictiveRouter,
+  manifest: SavedRouterManifest,
+  batch: { ids: readonly string[]; texts: readonly string[]; evals?: readonly (string | null)[]; embeddings: EmbeddingMatrix | null },
+  at: RouteAt,
+): Promise<{ routed: RoutedPrompt[]; plan: RoutePlan }> {
+  const m = router.pool.length;
+  const n = batch.ids.length;
+  let lambdas: number[];
+  let figures: ((i: number, chosen: number, q: Float64Array) => { cost: number; quality: number }) | null = null;
+  let plan: RoutePlan;
+  let quality: Float64Array;
+  if ("lambda" in at) {
+    const r = await routePrompts(router, batch, at.lambda);
+    quality = r.quality;
+    lambdas = new Array<number>(n).fill(at.lambda);
+    plan = { mode: "lambda", lambda: at.lambda };
+    figures = (i, c, q) => ({ cost: router.expectedCosts[c], quality: q[i * m + c] });
+  } else {
+    const ops = operatingPointsOf(manifest);
+    if (!ops || ops.points.length === 0) throw new InputError("the router records no operating points (it had no validation rows); run `routekit calibrate` on held-out traffic, or route with --lambda");
+    const choice = chooseTarget(ops, at.target, router.pool);
+    const points = pointsForPrompts(choice, batch.ids, at.seed ?? 0);
+    lambdas = points.map((p) => p.lambda ?? Infinity);
+    quality = await router.predictQuality(batch);
+    plan = { mode: "target", choice, pointsOn: { on: ops.on, prompts: ops.prompts } };
+    const byPrompt = points;
+    figures = (i) => ({ cost: byPrompt[i].cost, quality: byPrompt[i].quality });
+  }
+  if (quality.length !== n * m) throw new Error(`router ${router.type} predicted ${quality.length} values for ${n} prompts x ${m} models`);
+  // One prompt at a time through THE routing rule, each at its own lambda.
+  const routed = batch.ids.map((id, i) => {
+    const chosen = routeAt(quality.subarray(i * m, i * m + m), router.expectedCosts, m, lambdas[i])[0];
+    const f = figures!(i, chosen, quality);
+    return {
+      id,
+      model: router.pool[chosen],
+      lambda: lambdas[i],
+      expectedCost: f.cost,
+      expectedQuality: f.quality,
+      quality: Object.fromEntries(router.pool.map((p, j) => [p, quality[i * m + j]])),
+    };
+  });
+  return { routed, plan };
+}
+
+/** The target a router routes at when not told: its recorded default, else the best-quality point. */
+export function defaultRouteAt(manifest: SavedRouterManifest): RouteAt {
+  return { target: manifest.defaultTarget ?? {} };
+}
+
+/**
+ * Load a saved router and route new prompts (at a lambda or a target). Routers that need
+ * outcomes are refused. `evals` (each prompt's eval when known, else null) reaches the router
+ * as `batch.evals`; only task-aware routers (task-prior) read it.
  */
 export async function routeWithSavedRouter(
   dir: string,
   prompts: { ids: string[]; texts: string[]; evals?: (string | null)[] },
-  lambda: number,
+  at: RouteAt | "default",
   opts: { cacheDir?: string | false; onProgress?: ProgressFn } = {},
-): Promise<{ routed: RoutedPrompt[]; manifest: SavedRouterManifest; router: Router }> {
-  const { router, manifest } = await loadRouter(dir);
-  if (router.kind !== "predictive" || router.needsOutcomes) {
-    throw new InputError(`router type ${router.type} needs the realised outcomes of the prompts it routes (it is a baseline for evaluation), so it cannot route new prompts`, { file: dir });
-  }
-  let embeddings = null;
-  if (router.needsEmbeddings) {
-    const e = manifest.embedder;
-    if (!e) throw new InputError("the router reads embeddings but router.json names no embedder", { file: dir });
-    const { matrix } = await embedTexts(prompts.texts, null, {
-      spec: e.spec,
-      preparation: e.preparation,
-      prefixes: manifest.prefixes ?? {},
-      cacheDir: opts.cacheDir,
-      onProgress: opts.onProgress,
-    });
-    if (matrix.embedderId !== e.id) {
-      throw new InputError(`the router was trained on embeddings from ${e.id}, but "${e.spec}" now gives ${matrix.embedderId}; retrain the router`, { file: dir });
-    }
-    embeddings = matrix;
-  }
+): Promise<{ routed: RoutedPrompt[]; plan: RoutePlan; manifest: SavedRouterManifest; router: Router }> {
+  const { router: loaded, manifest } = await loadRouter(dir);
+  const router = routable(dir, loaded);
   if (prompts.evals && prompts.evals.length !== prompts.ids.length) throw new Error(`${prompts.evals.length} evals for ${prompts.ids.length} prompts`);
+  // Embedding never sees evals here: a deployment may not know them (prefixes go by longest match).
+  const embeddings = await embedForRouter(dir, router, manifest, { texts: prompts.texts }, opts);
   const batch = { ids: prompts.ids, texts: prompts.texts, ...(prompts.evals ? { evals: prompts.evals } : {}), embeddings };
-  const { chosen, quality } = await routePrompts(router, batch, lambda);
-  const m = router.pool.length;
-  const routed = prompts.ids.map((id, i) => ({
-    id,
-    model: router.pool[chosen[i]],
-    quality: Object.fromEntries(router.pool.map((p, j) => [p, quality[i * m + j]])),
-  }));
-  return { routed, manifest, router };
+  const { routed, plan } = await routeLoaded(router, manifest, batch, at === "default" ? defaultRouteAt(manifest) : at);
+  return { routed, plan, manifest, router };
+}
+
+/** How many of `ids` a saved router was fitted (train) or tuned (validation) on. */
+export async function fittedOverlap(dir: string, manifest: SavedRouterManifest, ids: readonly string[]): Promise<{ train: number; validation: number; total: number }> {
+  const seen = await readFittedPrompts(dir, manifest);
+  let train = 0;
+  let validation = 0;
+  for (const id of ids) {
+    if (seen.train.has(id)) train++;
+    else if (seen.validation.has(id)) validation++;
+  }
+  return { train, validation, total: train + validation };
+}
+
+/** The one-line refusal to judge or calibrate a router on prompts it has seen. */
+export function overlapError(dir: string, overlap: { train: number; validation: number; total: number }, of: number, what: string): InputError {
+  return new InputError(
+    `router ${dir} was fitted or tuned on ${overlap.total} of the ${of} ${what} prompts (${overlap.train} training, ${overlap.validation} validation); use prompts it has not seen, or pass --allow-overlap`,
+    { file: join(dir, MANIFEST_FILE) },
+  );
+}
+
+export interface CalibrateOptions {
+  /** The copy to write (replaced atomically). */
+  out: string;
+  /** Recorded in the copy as its default target (what `route` uses when not told). */
+  target?: RoutingTarget;
+  allowOverlap?: boolean;
+  seed?: number;
+  cacheDir?: string | false;
+  onProgress?: ProgressFn;
+}
+
+/**
+ * Recompute a saved router's operating points on a user's own held-out traffic (every row of
+ * `table` with all the pool's outcomes), and write them, with an optional default target, into
+ * a copy of the router. Prompts the router was fitted or tuned on are refused unless allowed.
+ */
+export async function calibrateSavedRouter(
+  dir: string,
+  table: OutcomeTable,
+  opts: CalibrateOptions,
+): Promise<{ manifest: SavedRouterManifest; operatingPoints: OperatingPoints; choice: TargetChoice | null; overlap: number; prompts: number }> {
+  const { router: loaded, manifest } = await loadRouter(dir);
+  const router = routable(dir, loaded);
+  for (const model of router.pool) {
+    if (!table.models.includes(model)) throw new InputError(`the router routes to "${model}", which the table lacks (it has: ${table.models.join(", ")})`, { field: "models" });
+  }
+  const pooled = selectRows(table, completeRowsFor(table, router.pool));
+  if (pooled.ids.length === 0) throw new InputError("no prompt in the table has every pool model's score and cost");
+  const overlap = await fittedOverlap(dir, manifest, pooled.ids);
+  if (overlap.total > 0 && !opts.allowOverlap) throw overlapError(dir, overlap, pooled.ids.length, "calibration");
+  const embeddings = await embedForRouter(dir, router, manifest, { texts: pooled.texts, evals: pooled.evals }, opts);
+  const seed = opts.seed ?? 0;
+  const operatingPoints = await measureOperatingPoints(router, { table: pooled, embeddings }, { seed, on: "calibration" });
+  const choice = opts.target ? chooseTarget(operatingPoints, opts.target, router.pool) : null;
+  const written = await copyRouterWith(dir, opts.out, { operatingPoints, ...(opts.target ? { defaultTarget: opts.target } : {}) });
+  return { manifest: written, operatingPoints, choice, overlap: overlap.total, prompts: pooled.ids.length };
+}
+
+/** Rows with a score and cost for every model of `pool` (other models may be missing). */
+function completeRowsFor(table: OutcomeTable, pool: readonly string[]): number[] {
+  const cols = pool.map((p) => table.models.indexOf(p));
+  const m0 = table.models.length;
+  const out: number[] = [];
+  for (let i = 0; i < table.ids.length; i++) {
+    if (cols.every((j) => Number.isFinite(table.scores[i * m0 + j]) && Number.isFinite(table.costs[i * m0 + j]))) out.push(i);
+  }
+  return out;
 }

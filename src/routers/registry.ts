@@ -12,6 +12,13 @@ export interface RouterFactory {
   type: string;
   kind: "predictive" | "direct";
   describe: string;
+  /** Declared by the type, so a workflow knows before building a router whether to embed prompts. */
+  needsEmbeddings: boolean;
+  /**
+   * The router needs the realised outcomes of the prompts it routes (oracle, zero, cascade): an
+   * evaluation baseline, which cannot route new prompts and so is not trained for deployment.
+   */
+  needsOutcomes: boolean;
   create(pool: readonly string[], params: Record<string, unknown>): Router;
   /** Searched on the validation split when the spec does not fix these parameters. */
   defaultGrid?: Record<string, unknown[]>;

@@ -13,7 +13,7 @@ import { MODELS, topicSet } from "./synthetic.js";
 const train = topicSet(30, 6, 11, "tr");
 const val = topicSet(10, 6, 12, "va");
 const test = topicSet(15, 6, 13, "te");
-const meta = { embedder: { id: "test", spec: "hash", preparation: DEFAULT_PREPARATION }, split: { kind: "test" }, seed: 5 };
+const meta = { embedder: { id: "test", spec: "hash", preparation: DEFAULT_PREPARATION }, split: { kind: "test" }, seed: 5, fittedOn: { train: ["t1", "t2"], validation: ["v1"] }, operatingPoints: null };
 let root = "";
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "routekit-artifact-"));

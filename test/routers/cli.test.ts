@@ -69,8 +69,8 @@ describe("routekit train / route", () => {
       ["3", "specialist"],
     ]);
     const texts = [prompt(A_WORDS, 101), prompt(B_WORDS, 102), prompt(A_WORDS, 103)];
-    const here = await routeWithSavedRouter(join(root, "knn"), { ids: ["alg", "poe", "3"], texts }, 1e6, { cacheDir: false });
-    expect(cli.prompts).toEqual(here.routed);
+    const here = await routeWithSavedRouter(join(root, "knn"), { ids: ["alg", "poe", "3"], texts }, { lambda: 1e6 }, { cacheDir: false });
+    expect(cli.prompts).toEqual(here.routed.map((p) => ({ ...p, lambda: p.lambda })));
     expect(Object.keys(cli.prompts[0].quality)).toEqual(MODELS);
   });
 

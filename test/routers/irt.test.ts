@@ -209,11 +209,11 @@ describe("irt through the registry: grid search, save and load", () => {
     expect(report.chosen.alpha).toBe(1);
     expect(report.chosen.seed).toBe(4);
     const dir = join(root, "irt");
-    const meta = { embedder: { id: "test", spec: "hash", preparation: DEFAULT_PREPARATION }, split: { kind: "test" }, seed: 4, fit: report };
+    const meta = { embedder: { id: "test", spec: "hash", preparation: DEFAULT_PREPARATION }, split: { kind: "test" }, seed: 4, fit: report, fittedOn: { train: [], validation: [] }, operatingPoints: null };
     await saveRouter(router, dir, meta);
     const { router: loaded, manifest } = await loadRouter(dir);
     expect(manifest.type).toBe("irt");
-    expect(Object.keys(manifest.files).sort()).toEqual(["irt.json", "weights.f64"]);
+    expect(Object.keys(manifest.files).sort()).toEqual(["fitted-prompts.json", "irt.json", "weights.f64"]);
     expect(manifest.params).toEqual(router.params);
     for (const lambda of [0, 0.5, 2, 20, Infinity]) {
       const a = await routePrompts(router as PredictiveRouter, testBatch, lambda);

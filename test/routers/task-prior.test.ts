@@ -149,7 +149,7 @@ describe("task-prior router", () => {
         const { router, report } = await trainRouter({ table, embeddings: null }, { table: val, embeddings: null }, { spec, seed: 0 });
         if (spec === "task-prior") expect(Object.keys(report.validation)).toEqual(expect.arrayContaining(["mse[shrink=0]", "mse[shrink=5]", "mse[shrink=20]"]));
         const dir = join(root, spec.replace(/[^a-z0-9]/g, "_"));
-        await saveRouter(router, dir, { embedder: null, split: { kind: "test" }, seed: 0, fit: report });
+        await saveRouter(router, dir, { embedder: null, split: { kind: "test" }, seed: 0, fit: report, fittedOn: { train: [], validation: [] }, operatingPoints: null });
         const { router: loaded, manifest } = await loadRouter(dir);
         expect(manifest.params).toEqual(router.params);
         expect(loaded).toBeInstanceOf(TaskPriorRouter);

@@ -112,7 +112,7 @@ describe("trainOnTable never shows test rows to a router", () => {
       return new Float64Array(b.ids.length * this.pool.length).fill(this.params.v === 2 ? 0.5 : 0.9);
     }
   }
-  registerRouter({ type: "spy-router", kind: "predictive", describe: "test spy", create: (pool, params) => new SpyRouter(pool, params), defaultGrid: { v: [1, 2, 3] } });
+  registerRouter({ type: "spy-router", kind: "predictive", describe: "test spy", needsEmbeddings: false, needsOutcomes: false, create: (pool, params) => new SpyRouter(pool, params), defaultGrid: { v: [1, 2, 3] } });
   afterAll(() => seen.clear());
 
   it("over in-distribution pooled splits", async () => {

@@ -42,6 +42,8 @@ export class BestSingleRouter implements PredictiveRouter {
 
 export const bestSingleFactory: RouterFactory = {
   type: "best-single",
+  needsEmbeddings: false,
+  needsOutcomes: false,
   kind: "predictive",
   describe: "every prompt to one model: q_m = mean training score",
   create: (pool, params) => new BestSingleRouter(pool, params),

@@ -137,6 +137,8 @@ export class CascadeRouter implements DirectRouter {
 
 export const cascadeFactory: RouterFactory = {
   type: "cascade",
+  needsEmbeddings: false,
+  needsOutcomes: true,
   kind: "direct",
   describe: "cheapest-first cascade with a judge of error rate epsilon (thresholds, budgets: ';'-separated; needs the prompts' outcomes)",
   seeded: true,

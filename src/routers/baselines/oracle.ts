@@ -35,6 +35,8 @@ export class OracleRouter implements PredictiveRouter {
 
 export const oracleFactory: RouterFactory = {
   type: "oracle",
+  needsEmbeddings: false,
+  needsOutcomes: true,
   kind: "predictive",
   describe: "best realised score per prompt, cheapest on ties (needs the prompts' outcomes)",
   create: (pool, params) => new OracleRouter(pool, params),

@@ -145,6 +145,8 @@ export class TaskPriorRouter implements PredictiveRouter {
 
 export const taskPriorFactory: RouterFactory = {
   type: "task-prior",
+  needsEmbeddings: false,
+  needsOutcomes: false,
   kind: "predictive",
   describe: 'q_m = mean training score on the prompt\'s eval (level=dataset: its dataset), shrunk toward the overall mean by shrink=s (default 5); unknown eval: best-single',
   defaultGrid: { shrink: [0, 5, 20] },

@@ -46,6 +46,8 @@ export class ZeroRouter implements DirectRouter {
 
 export const zeroFactory: RouterFactory = {
   type: "zero",
+  needsEmbeddings: false,
+  needsOutcomes: true,
   kind: "direct",
   describe: "random mixtures of single models: one setting per model (needs the prompts' outcomes)",
   create: (pool, params) => new ZeroRouter(pool, params),

@@ -1,0 +1,208 @@
+/**
+ * A router's operating points, measured on prompts it was not fitted on: the vertices of its
+ * cost-quality hull on those prompts, each as the lambda (or direct router's setting) that
+ * gives it, with expected US$ per query, quality, bootstrap intervals and per-model shares.
+ *
+ * The evaluator chooses its "validation" operating points with the same functions
+ * (validatedLambdas), so what `eval` reports is what a deployed router routes at.
+ */
+import type { OutcomeTable } from "../data/table.js";
+import type { EmbeddingMatrix } from "../embed/embedder.js";
+import { batchOfTable } from "../routers/common.js";
+import type { Router } from "../routers/router.js";
+import { realiseChecked, routeAt } from "../routers/routing.js";
+import type { OperatingPoint, OperatingPoints } from "../routers/targets.js";
+import { InputError } from "../util/errors.js";
+import { makeRng } from "../util/rng.js";
+import { drawWeights, percentileInterval } from "./bootstrap.js";
+import { exactCurve, type CurvePoint } from "./curve.js";
+import { nonDecreasingHull, type CostQuality } from "./hull.js";
+
+/** Indices of the curve points that are vertices of its non-decreasing hull. */
+export function hullVertexIndices(points: readonly CostQuality[]): number[] {
+  const hull = nonDecreasingHull(points);
+  const out: number[] = [];
+  for (const h of hull) {
+    const k = points.findIndex((p) => p.cost === h.cost && p.quality === h.quality);
+    if (k >= 0 && !out.includes(k)) out.push(k);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/**
+ * A lambda that reproduces exact-curve point k, or the nearest state a single lambda can: point
+ * k holds for lambda in (lambda_k, lambda_k+1] (point 0 at 0 exactly). Prompts that switch at
+ * the same lambda (common: KNN predictions are multiples of 1/k) give several points with one
+ * lambda; those in the middle of such a run are tie states no lambda yields, so the state after
+ * the whole run is used. Inside the interval take its geometric middle, so a new prompt is not
+ * decided by a tie at a validation breakpoint; the last interval is open to infinity.
+ */
+const LAMBDA_TIE = 1e-9;
+
+function lambdaInside(points: readonly CurvePoint[], k: number): number {
+  const lo = points[k].lambda;
+  let next = k + 1;
+  // "Same lambda" up to rounding: breakpoints of equal ties computed from different q values
+  // (3/5 - 1/5 vs 4/5 - 2/5) differ in the last bits.
+  while (next < points.length && !(points[next].lambda > lo * (1 + LAMBDA_TIE))) next++;
+  if (lo === 0 && next === k + 1 && k === 0) return 0;
+  const hi = points[next]?.lambda;
+  if (hi === undefined) return Infinity;
+  return lo > 0 ? Math.sqrt(lo * hi) : hi / 2;
+}
+
+/**
+ * The lambdas of a curve's hull vertices, ascending and distinct: for an exact curve, a lambda
+ * inside each vertex's interval; for a grid curve, the grid lambda itself.
+ */
+export function validatedLambdas(points: readonly CurvePoint[], exact: boolean): number[] {
+  const chosen = hullVertexIndices(points).map((k) => (exact ? lambdaInside(points, k) : points[k].lambda));
+  return [...new Set(chosen)].sort((a, b) => a - b);
+}
+
+export interface MeasureOptions {
+  /** Seed of the bootstrap; default 0. */
+  seed?: number;
+  /** Bootstrap resamples for the intervals; default 1000 (0 = none). */
+  resamples?: number;
+  /** Interval level; default 0.95. */
+  level?: number;
+  on?: OperatingPoints["on"];
+}
+
+/** One setting's per-prompt outcomes. */
+interface Realised {
+  lambda: number | null;
+  setting: string | null;
+  costs: Float64Array;
+  scores: Float64Array;
+  chosen: Int32Array;
+}
+
+function mean(a: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i];
+  return s / a.length;
+}
+
+/** A table's outcomes in the router's pool order; every cell must be present. */
+export function poolOutcomes(table: OutcomeTable, pool: readonly string[]): { scores: Float64Array; costs: Float64Array } {
+  const n = table.ids.length;
+  const cols = pool.map((p) => {
+    const j = table.models.indexOf(p);
+    if (j < 0) throw new InputError(`the router routes to "${p}", which the table lacks (it has: ${table.models.join(", ")})`);
+    return j;
+  });
+  const m = pool.length;
+  const m0 = table.models.length;
+  const scores = new Float64Array(n * m);
+  const costs = new Float64Array(n * m);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < m; j++) {
+      scores[i * m + j] = table.scores[i * m0 + cols[j]];
+      costs[i * m + j] = table.costs[i * m0 + cols[j]];
+      if (!Number.isFinite(scores[i * m + j]) || !Number.isFinite(costs[i * m + j])) {
+        throw new InputError(`prompt "${table.ids[i]}" has no score or cost for "${pool[j]}"; operating points need every pool model's outcome`, { row: i + 1, field: pool[j] });
+      }
+    }
+  }
+  return { scores, costs };
+}
+
+/**
+ * The operating points of `router` on `set` (prompts with every pool model's outcome; the
+ * router must not have been fitted on them). Predictive routers: the exact curve's hull
+ * vertices as lambdas, each re-routed at its lambda. Direct routers: the hull vertices among
+ * their settings.
+ */
+export async function measureOperatingPoints(router: Router, set: { table: OutcomeTable; embeddings: EmbeddingMatrix | null }, opts: MeasureOptions = {}): Promise<OperatingPoints> {
+  const { table } = set;
+  const n = table.ids.length;
+  if (n === 0) throw new InputError("no prompts to measure operating points on");
+  const { scores, costs } = poolOutcomes(table, router.pool);
+  const batch = batchOfTable(table, router.needsEmbeddings ? set.embeddings : null, router.pool, router.needsOutcomes);
+  if (router.kind === "predictive") {
+    const q = await router.predictQuality(batch);
+    if (q.length !== n * router.pool.length) throw new Error(`router ${router.type} predicted ${q.length} values for ${n} prompts x ${router.pool.length} models`);
+    return predictedOperatingPoints(q, router.expectedCosts, { scores, costs }, router.pool, opts);
+  }
+  const settings = await realiseChecked(router, batch);
+  return pointsOf(
+    settings.map((x) => ({ lambda: null, setting: x.setting, costs: x.costs, scores: x.scores, chosen: x.chosen })),
+    router.pool,
+    n,
+    opts,
+  );
+}
+
+/**
+ * Operating points from quality predictions of prompts the predicting models were not fitted on
+ * (a held-out set, or out-of-fold predictions of a cross-fit), routed with `expectedCosts`.
+ */
+export function predictedOperatingPoints(
+  q: Float64Array,
+  expectedCosts: Float64Array,
+  outcomes: { scores: Float64Array; costs: Float64Array },
+  pool: readonly string[],
+  opts: MeasureOptions = {},
+): OperatingPoints {
+  const m = pool.length;
+  const n = q.length / m;
+  const { scores, costs } = outcomes;
+  const lambdas = validatedLambdas(exactCurve(q, expectedCosts, scores, costs, m).points, true);
+  const realised = lambdas.map((lambda) => {
+    const chosen = routeAt(q, expectedCosts, m, lambda);
+    const c = new Float64Array(n);
+    const s = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      c[i] = costs[i * m + chosen[i]];
+      s[i] = scores[i * m + chosen[i]];
+    }
+    return { lambda, setting: null, costs: c, scores: s, chosen };
+  });
+  return pointsOf(realised, pool, n, opts);
+}
+
+function pointsOf(realised: Realised[], pool: readonly string[], n: number, opts: MeasureOptions): OperatingPoints {
+  const m = pool.length;
+  // Keep the hull vertices (a lambda inside a tie run can land off the hull; the hull is what a mix reaches).
+  const keep = hullVertexIndices(realised.map((r) => ({ cost: mean(r.costs), quality: mean(r.scores) })));
+  const kept = keep.map((k) => realised[k]);
+
+  const resamples = opts.resamples ?? 1000;
+  const level = opts.level ?? 0.95;
+  const seed = opts.seed ?? 0;
+  const draws = kept.map(() => ({ cost: [] as number[], quality: [] as number[] }));
+  if (resamples > 0) {
+    const rng = makeRng(`operating-points:${seed}`);
+    const w = new Float64Array(n);
+    for (let b = 0; b < resamples; b++) {
+      drawWeights(rng, n, w);
+      kept.forEach((r, k) => {
+        let c = 0;
+        let s = 0;
+        for (let i = 0; i < n; i++) {
+          if (w[i] === 0) continue;
+          c += w[i] * r.costs[i];
+          s += w[i] * r.scores[i];
+        }
+        draws[k].cost.push(c / n);
+        draws[k].quality.push(s / n);
+      });
+    }
+  }
+  const points: OperatingPoint[] = kept.map((r, k) => {
+    const counts = new Array<number>(m).fill(0);
+    for (let i = 0; i < n; i++) counts[r.chosen[i]]++;
+    return {
+      lambda: r.lambda,
+      setting: r.setting,
+      cost: mean(r.costs),
+      costInterval: resamples > 0 ? percentileInterval(draws[k].cost, level) : null,
+      quality: mean(r.scores),
+      qualityInterval: resamples > 0 ? percentileInterval(draws[k].quality, level) : null,
+      shares: Object.fromEntries(pool.map((p, j) => [p, counts[j] / n])),
+    };
+  });
+  return { on: opts.on ?? "validation", prompts: n, bootstrap: { resamples, seed, level }, points };
+}
