@@ -21,3 +21,23 @@ export function lengthOrderedBatches(texts: readonly string[], batchSize: number
   if (cur.length) out.push(cur);
   return out;
 }
+
+/**
+ * Indices cut into batches of equal `lengths` (token counts), longest first, at most
+ * `batchSize` each: no text is ever padded, so a text's vector cannot depend on its batchmates
+ * through padding (padded attention products round differently; see use-lite-model.ts).
+ */
+export function equalLengthBatches(lengths: readonly number[], batchSize: number): number[][] {
+  const groups = new Map<number, number[]>();
+  lengths.forEach((len, i) => {
+    const g = groups.get(len);
+    if (g) g.push(i);
+    else groups.set(len, [i]);
+  });
+  const out: number[][] = [];
+  for (const len of [...groups.keys()].sort((a, b) => b - a)) {
+    const g = groups.get(len)!;
+    for (let s = 0; s < g.length; s += batchSize) out.push(g.slice(s, s + batchSize));
+  }
+  return out;
+}

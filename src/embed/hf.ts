@@ -2,7 +2,9 @@
  * `hf:<model-id>`: any sentence-transformers model exported to ONNX (e.g.
  * `hf:Xenova/all-MiniLM-L6-v2`, what RouterBench used), run by @huggingface/transformers on
  * onnxruntime-node. Mean pooling over the attention mask, then L2 normalisation, as
- * sentence-transformers does for these models.
+ * sentence-transformers does for these models. Texts are batched only with texts of the same
+ * token count, so nothing is padded and a text's vector does not depend on its batchmates
+ * (padded attention can round differently; see use-lite-model.ts).
  *
  * Where the files come from:
  * - a model dir (`--model-dir` / $ROUTEKIT_MODEL_DIR): `<dir>/<model-id>/` holds
@@ -13,7 +15,7 @@
 import { join } from "node:path";
 import type { Embedder } from "./embedder.js";
 import { defaultCacheDir, defaultModelDir } from "./paths.js";
-import { lengthOrderedBatches } from "./batching.js";
+import { equalLengthBatches } from "./batching.js";
 
 /** Bump when pooling or normalisation change. */
 export const HF_EMBEDDER_VERSION = 1;
@@ -88,6 +90,11 @@ export async function createHfEmbedder(model: string, opts: HfOptions = {}): Pro
   // The dimension is a property of the model: learn it from one tiny run.
   await run(["dimension probe"]);
   const dim = dimension;
+  // Token count as the pipeline computes it (same tokenizer, same truncation), special tokens included.
+  const tokenCount = (text: string): number => {
+    const enc = extractor.tokenizer(text, { truncation: true }) as { input_ids: { dims: number[] } };
+    return enc.input_ids.dims[enc.input_ids.dims.length - 1];
+  };
   return {
     id: hfEmbedderId(model),
     dimension: dim,
@@ -95,7 +102,7 @@ export async function createHfEmbedder(model: string, opts: HfOptions = {}): Pro
       const out = new Float32Array(texts.length * dim);
       let done = 0;
       // Sequential: onnxruntime already uses every core inside one run.
-      for (const b of lengthOrderedBatches(texts, batchSize, 64_000)) {
+      for (const b of equalLengthBatches(texts.map(tokenCount), batchSize)) {
         const rows = await run(b.map((i) => texts[i]));
         b.forEach((i, k) => out.set(rows.subarray(k * dim, (k + 1) * dim), i * dim));
         done += b.length;

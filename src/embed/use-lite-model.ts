@@ -104,8 +104,38 @@ export class UseLiteModel {
     return this.tokenizer.encode(text);
   }
 
-  /** Embed pre-tokenised texts as one batch: rows are unit vectors from the model. */
+  /**
+   * Embed pre-tokenised texts: rows are unit vectors from the model, each a function of its own
+   * tokens only, bitwise, whatever else is in `tokens`.
+   *
+   * That is why rows are run in groups of equal token count. The model pads a batch to its
+   * longest text, and padding changes the arithmetic of the valid positions: the attention
+   * products (BatchMatMul over the padded sequence axis) sum the same terms plus exact zeros,
+   * but the wasm kernel's SIMD/unrolled reduction groups the terms by the padded length, so the
+   * rounding differs. On the RouterBench subset, 116 of 3,162 texts moved by up to 2.5e-7
+   * depending on their batchmates. Without padding, the number of texts in a batch makes no
+   * difference (checked bitwise on 527 texts, batches of 1 to 32), and the kernels cost the
+   * same: the padding that grouping saves pays for the extra model calls (BENCHMARKS.md).
+   */
   async embedTokens(tokens: readonly number[][]): Promise<Float32Array> {
+    const dim = USE_LITE_DIM;
+    const out = new Float32Array(tokens.length * dim);
+    const groups = new Map<number, number[]>();
+    tokens.forEach((t, i) => {
+      const len = Math.max(t.length, 1);
+      const g = groups.get(len);
+      if (g) g.push(i);
+      else groups.set(len, [i]);
+    });
+    for (const rows of groups.values()) {
+      const data = await this.runBatch(rows.map((i) => tokens[i]));
+      rows.forEach((i, k) => out.set(data.subarray(k * dim, (k + 1) * dim), i * dim));
+    }
+    return out;
+  }
+
+  /** One model call; the caller makes sure that no text needs padding. */
+  private async runBatch(tokens: readonly number[][]): Promise<Float32Array> {
     const tf = this.tf;
     let total = 0;
     for (const t of tokens) total += Math.max(t.length, 1);
@@ -127,6 +157,7 @@ export class UseLiteModel {
       const out = await this.model.executeAsync({ indices, values });
       const data = (await out.data()) as Float32Array;
       out.dispose();
+      if (data.length !== tokens.length * USE_LITE_DIM) throw new Error(`use-lite returned ${data.length} floats for ${tokens.length} texts`);
       return data instanceof Float32Array ? data : Float32Array.from(data);
     } finally {
       indices.dispose();

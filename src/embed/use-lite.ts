@@ -1,9 +1,9 @@
 /**
  * The `use-lite` embedder (the default): Universal Sentence Encoder Lite, 512 dimensions,
  * weights installed with npm, runs offline. It is the slow part of the pipeline, so:
- * - texts are ordered by length before batching (the model pads a batch to its longest
- *   text, so mixing a 20-token and a 500-token prompt wastes most of the batch's work);
- * - batches are capped both in texts and in characters;
+ * - texts are ordered by length before batching, and batches are capped both in texts and in
+ *   characters; inside a batch, the model runs texts of equal token count together, never
+ *   padded, so each vector is a function of its text alone (see UseLiteModel.embedTokens);
  * - with threads > 1 the batches go to a pool of worker threads (one model each, one
  *   core each: TensorFlow.js' wasm backend cannot use threads in Node), fed from one queue
  *   so that a slow batch never leaves a core idle.

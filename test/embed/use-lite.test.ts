@@ -41,7 +41,7 @@ describe("use-lite embedder", { timeout: 180_000 }, () => {
     }
   });
 
-  it("gives the same vectors from a pool of worker threads as in-process", async () => {
+  it("gives bitwise the same vectors from a pool of worker threads as in-process", async () => {
     const texts = [...SAMPLE, "A longer text that goes into its own batch because of its length. ".repeat(8)];
     const one = createUseLiteEmbedder({ threads: 1 });
     const pool = createUseLiteEmbedder({ threads: 2, batchSize: 2 });
@@ -49,8 +49,8 @@ describe("use-lite embedder", { timeout: 180_000 }, () => {
       expect(await pool.backend).toBe(await one.backend);
       const a = await one.embed(texts);
       const b = await pool.embed(texts);
-      expect(b.length).toBe(a.length);
-      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-4);
+      // Other batches (batchSize 2) and other threads, same bits: vectors depend on the text only.
+      expect(Array.from(b)).toEqual(Array.from(a));
     } finally {
       await Promise.all([one.close(), pool.close()]);
     }
