@@ -1,16 +1,72 @@
 /**
  * Outcome tables on disk: one Apache Arrow IPC file, one row per prompt, wide columns per
- * model. The model list and a format tag go in the schema metadata, so model names may hold
- * any character (RouterBench's contain `/` and `|`).
+ * model. The model list, a format tag and a sha256 of the content go in the schema metadata,
+ * so model names may hold any character (RouterBench's contain `/` and `|`).
+ *
+ * Reading is guarded twice. The bytes pass a structural check (arrow-guard.ts) before
+ * apache-arrow parses them, so no damage can make the parser loop or run away. Then the
+ * decoded table must match its checksum: damage that leaves the structure intact (of 300
+ * one-byte flips of a format-1 table, 296 loaded silently, a score of 1 becoming 8.6e-78) is
+ * an error naming the file. The checksum covers the decoded content, not the bytes, so a flip
+ * in padding that changes nothing is no error.
  */
-import { readFile } from "node:fs/promises";
-import { Field, Schema, Table, Utf8, Vector, makeVector, tableFromIPC, tableToIPC, vectorFromArray } from "apache-arrow";
+import { createHash } from "node:crypto";
+import { DataType, Field, Schema, Table, Utf8, Vector, makeVector, tableToIPC, vectorFromArray } from "apache-arrow";
 import type { OutcomeTable } from "./table.js";
 import { validateTable } from "./table.js";
 import { InputError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/atomic.js";
+import { readArrowIpcGuarded } from "./arrow-guard.js";
+import { readInputFile } from "./input-file.js";
 
-export const OUTCOME_FORMAT = "routekit.outcomes/1";
+/** Format 2 added the content checksum (metadata `sha256`); format 1 tables had none. */
+export const OUTCOME_FORMAT = "routekit.outcomes/2";
+const OLD_FORMATS = new Set(["routekit.outcomes/1"]);
+
+/**
+ * The sha256 of a table's content in a canonical encoding: every list length-prefixed, strings
+ * as UTF-8 (what Arrow stores), numbers as their float64 bytes (NaN payloads included).
+ */
+export function outcomeTableDigest(t: OutcomeTable): string {
+  const h = createHash("sha256");
+  const u32 = (x: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(x >>> 0);
+    h.update(b);
+  };
+  const strings = (name: string, a: readonly (string | null)[] | undefined) => {
+    h.update(`${name}\0`);
+    if (!a) return u32(0xffffffff);
+    u32(a.length);
+    for (const s of a) {
+      if (s === null) {
+        u32(0xffffffff);
+        continue;
+      }
+      const b = Buffer.from(s, "utf8");
+      u32(b.length);
+      h.update(b);
+    }
+  };
+  const numbers = (name: string, a: Float64Array | undefined) => {
+    h.update(`${name}\0`);
+    if (!a) return u32(0xffffffff);
+    u32(a.length);
+    h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  };
+  h.update(`${OUTCOME_FORMAT}\0`);
+  strings("models", t.models);
+  strings("ids", t.ids);
+  strings("texts", t.texts);
+  strings("datasets", t.datasets);
+  strings("evals", t.evals);
+  numbers("scores", t.scores);
+  numbers("costs", t.costs);
+  numbers("inputTokens", t.inputTokens);
+  numbers("outputTokens", t.outputTokens);
+  strings("responses", t.responses);
+  return h.digest("hex");
+}
 
 function stringVector(values: readonly (string | null)[]): Vector {
   return vectorFromArray(values as (string | null)[], new Utf8());
@@ -47,6 +103,7 @@ export function outcomeTableToArrow(t: OutcomeTable): Table {
   const metadata = new Map([
     ["format", OUTCOME_FORMAT],
     ["models", JSON.stringify(t.models)],
+    ["sha256", outcomeTableDigest(t)],
   ]);
   const schema = new Schema(table.schema.fields as Field[], metadata);
   return new Table(schema, table.batches);
@@ -54,7 +111,15 @@ export function outcomeTableToArrow(t: OutcomeTable): Table {
 
 export function outcomeTableFromArrow(table: Table, source?: string): OutcomeTable {
   const file = source;
-  if (table.schema.metadata.get("format") !== OUTCOME_FORMAT) {
+  const format = table.schema.metadata.get("format");
+  if (format !== undefined && OLD_FORMATS.has(format)) {
+    // Format 1 had no checksum, so its content cannot be trusted; re-creating it is cheap.
+    throw new InputError(
+      `written by an older routekit (${format}, without a content checksum); re-create it with routekit import (or routekit synth)`,
+      { file },
+    );
+  }
+  if (format !== OUTCOME_FORMAT) {
     throw new InputError(`not a routekit outcome table (expected schema metadata format=${OUTCOME_FORMAT})`, { file });
   }
   let models: string[];
@@ -63,11 +128,19 @@ export function outcomeTableFromArrow(table: Table, source?: string): OutcomeTab
   } catch {
     throw new InputError("schema metadata 'models' is not a JSON list", { file, field: "models" });
   }
+  if (!Array.isArray(models) || !models.every((m) => typeof m === "string")) {
+    throw new InputError("schema metadata 'models' is not a JSON list of names", { file, field: "models" });
+  }
+  const expected = table.schema.metadata.get("sha256");
+  if (!expected || !/^[0-9a-f]{64}$/.test(expected)) throw new InputError("schema metadata 'sha256' is missing or malformed", { file, field: "sha256" });
   const n = table.numRows;
   const m = models.length;
+  // Each model has its own score and cost columns; a longer list (damage) must not size the arrays.
+  if (2 * m > table.schema.fields.length) throw new InputError(`schema metadata 'models' lists ${m} models but the table has ${table.schema.fields.length} columns`, { file, field: "models" });
   const strings = (name: string): string[] => {
     const v = table.getChild(name);
     if (!v) throw new InputError(`missing column`, { file, field: name });
+    if (!DataType.isUtf8(v.type)) throw new InputError(`column is not text (utf8)`, { file, field: name });
     return Array.from(v.toArray() as ArrayLike<string>, (x) => x ?? "");
   };
   const cells = (prefix: string, required: boolean): Float64Array | undefined => {
@@ -88,9 +161,12 @@ export function outcomeTableFromArrow(table: Table, source?: string): OutcomeTab
     for (let j = 0; j < m; j++) {
       const v = table.getChild(`response:${j}`);
       if (!v) throw new InputError(`missing column`, { file, field: `response:${j}` });
+      if (!DataType.isUtf8(v.type)) throw new InputError(`column is not text (utf8)`, { file, field: `response:${j}` });
       for (let i = 0; i < n; i++) responses[i * m + j] = (v.get(i) as string | null) ?? null;
     }
   }
+  const inputTokens = cells("input_tokens", false);
+  const outputTokens = cells("output_tokens", false);
   const t: OutcomeTable = {
     ids: strings("id"),
     texts: strings("text"),
@@ -99,10 +175,13 @@ export function outcomeTableFromArrow(table: Table, source?: string): OutcomeTab
     models,
     scores: cells("score", true)!,
     costs: cells("cost", true)!,
-    ...(cells("input_tokens", false) ? { inputTokens: cells("input_tokens", false) } : {}),
-    ...(cells("output_tokens", false) ? { outputTokens: cells("output_tokens", false) } : {}),
+    ...(inputTokens ? { inputTokens } : {}),
+    ...(outputTokens ? { outputTokens } : {}),
     ...(responses ? { responses } : {}),
   };
+  if (outcomeTableDigest(t) !== expected) {
+    throw new InputError("the table's content does not match its checksum: the file is damaged; re-create it (routekit import or routekit synth)", { file });
+  }
   validateTable(t, file);
   return t;
 }
@@ -112,18 +191,12 @@ export async function writeOutcomeTable(path: string, t: OutcomeTable): Promise<
   await writeFileAtomic(path, tableToIPC(outcomeTableToArrow(t), "file"));
 }
 
+/** An outcome table from the bytes of its file; `file` names it in errors. */
+export function decodeOutcomeTable(bytes: Uint8Array, file?: string): OutcomeTable {
+  return outcomeTableFromArrow(readArrowIpcGuarded(bytes, file), file);
+}
+
 export async function readOutcomeTable(path: string): Promise<OutcomeTable> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    throw new InputError(`cannot read: ${(err as Error).message}`, { file: path });
-  }
-  let table: Table;
-  try {
-    table = tableFromIPC(bytes);
-  } catch (err) {
-    throw new InputError(`not an Arrow IPC file: ${(err as Error).message}`, { file: path });
-  }
-  return outcomeTableFromArrow(table, path);
+  if (typeof path !== "string" || path === "") throw new InputError("readOutcomeTable needs the path of an outcome table (.arrow)");
+  return decodeOutcomeTable(await readInputFile(path, "outcome table"), path);
 }
