@@ -289,6 +289,8 @@ export interface RoutePlan {
   choice?: TargetChoice;
   /** Where the operating points were measured, and on how many prompts. */
   pointsOn?: { on: OperatingPoints["on"]; prompts: number };
+  /** Set when no routing was asked for: the router's recorded default target, or its best-quality point. */
+  defaulted?: "recorded target" | "best-quality point";
 }
 
 /** Embed prompts the way a saved router's training prompts were embedded; null for routers that do not read prompts. */
@@ -396,6 +398,7 @@ export async function routeWithSavedRouter(
   const embeddings = await embedForRouter(dir, router, manifest, { texts: prompts.texts }, opts);
   const batch = { ids: prompts.ids, texts: prompts.texts, ...(prompts.evals ? { evals: prompts.evals } : {}), embeddings };
   const { routed, plan } = await routeLoaded(router, manifest, batch, at === "default" ? defaultRouteAt(manifest) : at);
+  if (at === "default") plan.defaulted = manifest.defaultTarget ? "recorded target" : "best-quality point";
   return { routed, plan, manifest, router };
 }
 
@@ -414,7 +417,7 @@ export async function fittedOverlap(dir: string, manifest: SavedRouterManifest, 
 /** The one-line refusal to judge or calibrate a router on prompts it has seen. */
 export function overlapError(dir: string, overlap: { train: number; validation: number; total: number }, of: number, what: string): InputError {
   return new InputError(
-    `router ${dir} was fitted or tuned on ${overlap.total} of the ${of} ${what} prompts (${overlap.train} training, ${overlap.validation} validation); use prompts it has not seen, or pass --allow-overlap`,
+    `this router was fitted or tuned on ${overlap.total} of the ${of} ${what} (${overlap.train} training, ${overlap.validation} validation); use prompts it has not seen, or pass --allow-overlap`,
     { file: join(dir, MANIFEST_FILE) },
   );
 }
@@ -448,7 +451,7 @@ export async function calibrateSavedRouter(
   const pooled = selectRows(table, completeRowsFor(table, router.pool));
   if (pooled.ids.length === 0) throw new InputError("no prompt in the table has every pool model's score and cost");
   const overlap = await fittedOverlap(dir, manifest, pooled.ids);
-  if (overlap.total > 0 && !opts.allowOverlap) throw overlapError(dir, overlap, pooled.ids.length, "calibration");
+  if (overlap.total > 0 && !opts.allowOverlap) throw overlapError(dir, overlap, pooled.ids.length, "calibration prompts");
   const embeddings = await embedForRouter(dir, router, manifest, { texts: pooled.texts, evals: pooled.evals }, opts);
   const seed = opts.seed ?? 0;
   const operatingPoints = await measureOperatingPoints(router, { table: pooled, embeddings }, { seed, on: "calibration" });

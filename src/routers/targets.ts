@@ -86,14 +86,27 @@ function choice(a: OperatingPoint, b: OperatingPoint, t: number, note: string | 
   return { low: a, high: b, t, cost: lerp(a.cost, b.cost, t), quality: lerp(a.quality, b.quality, t), qualityInterval: qi, shares: mixShares(a, b, t), note };
 }
 
-/** The t-interval of segment a->b on which `value(t) = lerp(va, vb, t) <= cap`; null if empty. */
+/**
+ * The t-interval of segment a->b on which `value(t) = lerp(va, vb, t) <= cap`, within [lo, hi];
+ * null if empty. The crossing is exact (a budget is spent to the cent, not over); the slack only
+ * lets an end that equals the cap up to rounding count as meeting it.
+ */
 function feasibleT(va: number, vb: number, cap: number, [lo, hi]: [number, number]): [number, number] | null {
   const tol = SLACK * Math.max(Math.abs(cap), 1e-300);
+  const meets = (v: number) => v <= cap + tol;
   const d = vb - va;
-  if (Math.abs(d) <= tol) return va <= cap + tol ? [lo, hi] : null;
-  const tCross = (cap - va) / d;
-  const out: [number, number] = d > 0 ? [lo, Math.min(hi, tCross + tol / Math.abs(d))] : [Math.max(lo, tCross - tol / Math.abs(d)), hi];
-  return out[0] <= out[1] ? [Math.max(0, out[0]), Math.min(1, out[1])] : null;
+  let from = lo;
+  let to = hi;
+  if (d > 0) {
+    if (!meets(va)) return null;
+    to = Math.min(to, meets(vb) ? 1 : Math.max(0, (cap - va) / d));
+  } else if (d < 0) {
+    if (!meets(vb)) return null;
+    from = Math.max(from, meets(va) ? 0 : Math.min(1, (cap - va) / d));
+  } else if (!meets(va)) {
+    return null;
+  }
+  return from <= to ? [from, to] : null;
 }
 
 function checkTarget(target: RoutingTarget, models: readonly string[]): void {

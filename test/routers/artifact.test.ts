@@ -76,7 +76,7 @@ describe("a changed router directory is refused", () => {
 
   it("loads when untouched, and lists its weight files with checksums", async () => {
     const { manifest } = await loadRouter(dir);
-    expect(Object.keys(manifest.files).sort()).toEqual(["embeddings.f32", "knn.json", "scores.f32"]);
+    expect(Object.keys(manifest.files).sort()).toEqual(["embeddings.f32", "fitted-prompts.json", "knn.json", "scores.f32"]);
     expect(Object.values(manifest.files).every((h) => /^[0-9a-f]{64}$/.test(h))).toBe(true);
   });
 
@@ -122,7 +122,7 @@ describe("a changed router directory is refused", () => {
       m.formatVersion = 99;
       await writeFile(p, JSON.stringify(m, null, 2));
     });
-    await expect(loadRouter(d)).rejects.toThrow(/router\.json: router format version 99, this routekit reads version 1/);
+    await expect(loadRouter(d)).rejects.toThrow(/router\.json: router format version 99, this routekit reads version 2/);
   });
 
   it("a directory that is not a router", async () => {

@@ -3,7 +3,9 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeOutcomeTable } from "../../src/data/arrow-io.js";
+import { saveRouter } from "../../src/routers/artifact.js";
 import { routeWithSavedRouter } from "../../src/routers/pipeline.js";
+import { getRouterFactory } from "../../src/routers/registry.js";
 import { runCli } from "../helpers/cli.js";
 import { tableFrom } from "../helpers/tables.js";
 import { COSTS, MODELS } from "./synthetic.js";
@@ -77,7 +79,7 @@ describe("routekit train / route", () => {
   it("prints the chosen model for one prompt; lambda 0 picks the cheapest", async () => {
     const r = await runCli(["route", join(root, "knn"), "--lambda", "0", prompt(A_WORDS, 7), "--cache-dir", cache]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^1\s+dud$/m);
+    expect(r.stdout).toMatch(/^1\s+dud\s/m);
   });
 
   it("trains a tiny seeded mlp twice to the same weights", async () => {
@@ -94,8 +96,21 @@ describe("routekit train / route", () => {
     expect(JSON.parse(r.stdout).prompts).toHaveLength(3);
   });
 
+  it("refuses to train the baselines that need outcomes, at once", async () => {
+    for (const type of ["oracle", "zero", "cascade"]) {
+      const t = await train(type, type);
+      expect(t.code).toBe(1);
+      expect(t.stderr.trim().split("\n")).toHaveLength(1);
+      expect(t.stderr).toMatch(new RegExp(`router type ${type} is an evaluation baseline: it needs the realised outcomes`));
+      expect(t.stderr).not.toMatch(/embed/); // refused before any data was read or embedded
+    }
+  });
+
   it("refuses to route with a router that needs outcomes", async () => {
-    expect((await train("oracle", "oracle")).code).toBe(0);
+    // Such a directory can still exist (routekit run saves its baselines for eval): write one through the library.
+    const router = getRouterFactory("oracle").create(MODELS, {});
+    await router.fit({ table: tableFrom(MODELS, [{ id: "x", scores: [1, 0, 0], costs: COSTS }]), embeddings: null });
+    await saveRouter(router, join(root, "oracle"), { embedder: null, split: { kind: "test" }, seed: 0, fittedOn: { train: ["x"], validation: [] }, operatingPoints: null });
     const r = await runCli(["route", join(root, "oracle"), "--lambda", "1", "hello"]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
@@ -122,7 +137,11 @@ describe("routekit train / route", () => {
     expect(r.stderr).toContain(`${bad}, row 2, field "prompt"`);
     const l = await runCli(["route", join(root, "knn"), "--lambda", "-3", "x"]);
     expect(l.code).toBe(1);
-    expect(l.stderr).toMatch(/--lambda must be a non-negative number/);
+    expect(l.stderr).toMatch(/--lambda must be a non-negative decimal number/);
+    // Hex is not a lambda (Number("0x10") would read it as 16).
+    const hex = await runCli(["route", join(root, "knn"), "--lambda", "0x10", "x"]);
+    expect(hex.code).toBe(1);
+    expect(hex.stderr).toMatch(/--lambda must be a non-negative decimal number or inf, got "0x10"/);
     const u = await train("nope", "nope");
     expect(u.code).toBe(1);
     expect(u.stderr).toMatch(/unknown router type "nope"/);

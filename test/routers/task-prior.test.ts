@@ -201,7 +201,7 @@ describe("routekit train --router task-prior / route with evals", () => {
 
   it("saves the task means with the router", async () => {
     const manifest = JSON.parse(await readFile(join(dir, "router.json"), "utf8"));
-    expect(Object.keys(manifest.files).sort()).toEqual(["overall-means.f64", "task-counts.f64", "task-means.f64", "task-prior.json"]);
+    expect(Object.keys(manifest.files).sort()).toEqual(["fitted-prompts.json", "overall-means.f64", "task-counts.f64", "task-means.f64", "task-prior.json"]);
     expect(JSON.parse(await readFile(join(dir, "task-prior.json"), "utf8")).tasks.sort()).toEqual(["X", "Y"]);
   });
 
@@ -209,11 +209,11 @@ describe("routekit train --router task-prior / route with evals", () => {
     const run = (extra: string[]) => runCli(["route", dir, "--lambda", "inf", "a prompt", ...extra]);
     const y = await run(["--eval", "Y"]);
     expect(y.code).toBe(0);
-    expect(y.stdout).toMatch(/^1\s+B$/m);
+    expect(y.stdout).toMatch(/^1\s+B\s/m);
     const x = await run(["--eval", "X"]);
-    expect(x.stdout).toMatch(/^1\s+A$/m);
+    expect(x.stdout).toMatch(/^1\s+A\s/m);
     const none = await run([]);
-    expect(none.stdout).toMatch(/^1\s+A$/m);
+    expect(none.stdout).toMatch(/^1\s+A\s/m);
   });
 
   it('--input lines carry an optional "eval"', async () => {
