@@ -8,14 +8,35 @@ export { synthesize, synthesizeWithLatents, summarizeSynth, benchmarkWeights, DE
 export * from "./embed/index.js";
 export { importFiles, IMPORT_FORMATS, loadPrices, parsePythonStringList, PythonLiteralError, PICKLE_TO_PARQUET, type ImportFormat, type ImportOptions, type ImportReport, type PriceTable } from "./data/importers/index.js";
 export { tableInfo, oracleChoice, type TableInfo, type ModelInfo } from "./data/info.js";
-export { makeSplits, pooledSplit, ROUTERBENCH_SPLIT, type Split, type SplitSpec } from "./data/splits.js";
+export { makeSplits, pooledSplit, idsOf, splitKey, ROUTERBENCH_SPLIT, type Split, type SplitSpec } from "./data/splits.js";
 export * from "./evaluate/index.js";
 export * from "./report/index.js";
 export { routeAt, checkPool, routePrompts, realiseChecked } from "./routers/routing.js";
 export { registerRouter, getRouterFactory, routerTypes, parseRouterSpec, type RouterFactory } from "./routers/registry.js";
 export { trainRouter, gridPoints, validationFigures, type TrainOptions, type TrainedRouter } from "./routers/train.js";
-export { saveRouter, loadRouter, readManifest, ROUTER_FORMAT, ROUTER_FORMAT_VERSION, type SavedRouterManifest } from "./routers/artifact.js";
-export { trainOnTable, trainAndSave, trainingRows, routeWithSavedRouter, type TrainOnTableOptions, type TrainOnTableResult, type RoutedPrompt } from "./routers/pipeline.js";
+export { saveRouter, loadRouter, readManifest, readFittedPrompts, copyRouterWith, operatingPointsOf, FITTED_PROMPTS_FILE, ROUTER_FORMAT, ROUTER_FORMAT_VERSION, type SavedRouterManifest, type SaveMeta, type FittedOn } from "./routers/artifact.js";
+export { chooseTarget, pointsForPrompts, promptDraw, type OperatingPoint, type OperatingPoints, type RoutingTarget, type TargetChoice } from "./routers/targets.js";
+export {
+  trainOnTable,
+  trainAndSave,
+  trainingRows,
+  checkTrainable,
+  routeWithSavedRouter,
+  routeLoaded,
+  embedForRouter,
+  calibrateSavedRouter,
+  crossFittedOperatingPoints,
+  operatingPointsOn,
+  fittedOverlap,
+  OPERATING_POINT_FOLDS,
+  type TrainOnTableOptions,
+  type TrainOnTableResult,
+  type TrainAndSaveResult,
+  type RoutedPrompt,
+  type RouteAt,
+  type RoutePlan,
+  type CalibrateOptions,
+} from "./routers/pipeline.js";
 export { batchOfTable, expectedCostsOf } from "./routers/common.js";
 export { KnnRouter } from "./routers/knn.js";
 export { MlpRouter } from "./routers/mlp.js";

@@ -15,7 +15,7 @@ import type { OperatingPoint, OperatingPoints } from "../routers/targets.js";
 import { InputError } from "../util/errors.js";
 import { makeRng } from "../util/rng.js";
 import { drawWeights, percentileInterval } from "./bootstrap.js";
-import { exactCurve, type CurvePoint } from "./curve.js";
+import { exactCurve, Sum, type CurvePoint } from "./curve.js";
 import { nonDecreasingHull, type CostQuality } from "./hull.js";
 
 /** Indices of the curve points that are vertices of its non-decreasing hull. */
@@ -79,10 +79,11 @@ interface Realised {
   chosen: Int32Array;
 }
 
+/** Compensated, as curve points are summed (./curve.ts), so a point matches its curve point. */
 function mean(a: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i];
-  return s / a.length;
+  const s = new Sum();
+  for (let i = 0; i < a.length; i++) s.add(a[i]);
+  return s.value / a.length;
 }
 
 /** A table's outcomes in the router's pool order; every cell must be present. */

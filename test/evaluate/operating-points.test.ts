@@ -5,6 +5,8 @@ import { nonDecreasingHull } from "../../src/evaluate/hull.js";
 import { selectRows } from "../../src/data/table.js";
 import type { PredictiveRouter, RealisedOutcomes } from "../../src/routers/router.js";
 import { makeRng } from "../../src/util/rng.js";
+import { measureOperatingPoints, validatedLambdas } from "../../src/evaluate/operating-points.js";
+import { routeAt } from "../../src/routers/routing.js";
 import { directFrom, meanCosts, randomTable } from "./fixtures.js";
 
 const fit = async () => ({ chosen: {}, validation: {}, seconds: 0 });
@@ -152,5 +154,70 @@ describe("the evaluator's pool check", () => {
       { setting: "rogue", costs: new Float64Array(b.ids.length), scores: new Float64Array(b.ids.length), chosen: new Int32Array(b.ids.length).fill(2) },
     ]);
     await expect(evaluateSplit({ table: t, embeddings: null }, [{ name: "rogue", router: rogue }], { seed: 1, bootstrap: 0 })).rejects.toThrow(/outside its pool/);
+  });
+});
+
+describe("a router's operating points (what travels with a saved router)", () => {
+  const all = randomTable(400, 4, 7, { binary: true });
+  const costs = meanCosts(all);
+  const m = all.models.length;
+  const byId = new Map(all.ids.map((id, i) => [id, i]));
+  const rng = makeRng("blur-2");
+  const blur = all.ids.map(() => Array.from({ length: m }, () => rng()));
+  const router = idRouter(all.models, costs, (id, j) => 0.6 * all.scores[byId.get(id)! * m + j] + 0.4 * blur[byId.get(id)!][j]);
+
+  it("are the hull vertices of the router's curve, each reproduced by its lambda, with shares and intervals", async () => {
+    const ops = await measureOperatingPoints(router, { table: all, embeddings: null }, { seed: 3, resamples: 200 });
+    expect(ops.prompts).toBe(400);
+    expect(ops.on).toBe("validation");
+    const q = await router.predictQuality({ ids: all.ids, texts: all.texts, embeddings: null });
+    const hull = nonDecreasingHull(exactCurve(q, costs, all.scores, all.costs, m).points);
+    // The points are the hull of the exact curve, vertex for vertex.
+    expect(ops.points).toHaveLength(hull.length);
+    ops.points.forEach((p, k) => {
+      expect(p.cost).toBeCloseTo(hull[k].cost, 15);
+      expect(p.quality).toBeCloseTo(hull[k].quality, 12);
+    });
+    for (const p of ops.points) {
+      // Routing at the point's lambda gives exactly its cost, quality and shares.
+      const chosen = routeAt(q, costs, m, p.lambda!);
+      let c = 0;
+      let s = 0;
+      const counts = new Array<number>(m).fill(0);
+      chosen.forEach((j, i) => {
+        c += all.costs[i * m + j];
+        s += all.scores[i * m + j];
+        counts[j]++;
+      });
+      expect(p.cost).toBeCloseTo(c / 400, 12);
+      expect(p.quality).toBeCloseTo(s / 400, 12);
+      expect(Object.values(p.shares)).toEqual(counts.map((k) => k / 400));
+      expect(p.costInterval![0]).toBeLessThanOrEqual(p.cost);
+      expect(p.costInterval![1]).toBeGreaterThanOrEqual(p.cost);
+      expect(p.qualityInterval![0]).toBeLessThan(p.qualityInterval![1]);
+    }
+    // Cost ascending, quality ascending: a hull a budget can walk along.
+    for (let k = 1; k < ops.points.length; k++) {
+      expect(ops.points[k].cost).toBeGreaterThan(ops.points[k - 1].cost);
+      expect(ops.points[k].quality).toBeGreaterThan(ops.points[k - 1].quality);
+    }
+    // Seeded: the same seed gives the same intervals, another seed others.
+    expect(await measureOperatingPoints(router, { table: all, embeddings: null }, { seed: 3, resamples: 200 })).toEqual(ops);
+    const other = await measureOperatingPoints(router, { table: all, embeddings: null }, { seed: 4, resamples: 200 });
+    expect(other.points[1].qualityInterval).not.toEqual(ops.points[1].qualityInterval);
+  });
+
+  it("the evaluator's validation lambdas are the same function (one way to choose points)", async () => {
+    const q = await router.predictQuality({ ids: all.ids, texts: all.texts, embeddings: null });
+    const lambdas = validatedLambdas(exactCurve(q, costs, all.scores, all.costs, m).points, true);
+    const ops = await measureOperatingPoints(router, { table: all, embeddings: null }, { resamples: 0 });
+    expect(ops.points.map((p) => p.lambda)).toEqual(lambdas.filter((l) => ops.points.some((p) => p.lambda === l)));
+    expect(ops.points[0].costInterval).toBeNull();
+  });
+
+  it("a missing outcome is one clear error naming the prompt and model", async () => {
+    const broken = { ...all, scores: all.scores.slice() };
+    broken.scores[5 * m + 2] = NaN;
+    await expect(measureOperatingPoints(router, { table: broken, embeddings: null })).rejects.toThrow(new RegExp(`prompt "${all.ids[5]}" has no score or cost for "${all.models[2]}"`));
   });
 });

@@ -95,6 +95,13 @@ describe("routekit run", () => {
     expect(manifest.embedder?.spec).toBe("hash:128");
     expect(manifest.split).toMatchObject({ kind: "in-distribution", dataset: "mmlu", seed: 7 });
     expect([3, 9]).toContain(manifest.params.k);
+    // ...and what they were fitted on and their validation operating points, as `train` would
+    const split = a.splits.find((s) => s.name === "mmlu")!;
+    expect(manifest.fittedOn.train.count).toBe(split.train);
+    expect(manifest.fittedOn.validation.count).toBe(split.validation);
+    expect(manifest.operatingPoints?.on).toBe("validation");
+    expect(manifest.operatingPoints?.prompts).toBe(split.validation);
+    expect(manifest.operatingPoints!.points.length).toBeGreaterThan(0);
   });
 
   it("a failing run leaves the previous output untouched and no staging directory behind", async () => {

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { selectRows } from "../../src/data/table.js";
 import { getRouterFactory, parseRouterSpec, registerRouter, routerTypes } from "../../src/routers/registry.js";
 import { batchOfTable, maskedMse, poolScores } from "../../src/routers/common.js";
-import { trainOnTable } from "../../src/routers/pipeline.js";
+import { checkParams, trainOnTable } from "../../src/routers/pipeline.js";
 import { gridPoints, trainRouter } from "../../src/routers/train.js";
 import type { FitReport, PredictiveRouter, PromptBatch, TrainingSet } from "../../src/routers/router.js";
 import { tableFrom } from "../helpers/tables.js";
@@ -131,5 +131,23 @@ describe("trainOnTable never shows test rows to a router", () => {
     const { rows } = await trainOnTable(t.table, { spec: "spy-router", split: "out-of-distribution", dataset: "A" });
     expect(rows.test.every((i) => t.table.datasets[i] === "A")).toBe(true);
     for (let i = 0; i < t.table.ids.length; i++) expect(seen.has(t.table.ids[i])).toBe(t.table.datasets[i] !== "A");
+  });
+});
+
+describe("router types declare what they need", () => {
+  it("each factory's needsEmbeddings and needsOutcomes match its routers' (the workflow trusts the declaration)", () => {
+    for (const type of routerTypes()) {
+      const f = getRouterFactory(type);
+      const r = f.create(["a", "b"], {});
+      expect([type, f.needsEmbeddings, f.needsOutcomes]).toEqual([type, r.needsEmbeddings, r.needsOutcomes]);
+      (r as { dispose?: () => void }).dispose?.();
+    }
+  });
+
+  it("a bad parameter fails before any training row is read (checkParams builds every grid point)", () => {
+    expect(() => checkParams("knn:k=0")).toThrow(/k/);
+    expect(() => checkParams("linear:alpha=1|-1")).toThrow(/alpha/);
+    expect(() => checkParams("knn:bogus=1")).toThrow(/bogus/);
+    expect(() => checkParams("linear:alpha=1|10")).not.toThrow();
   });
 });
