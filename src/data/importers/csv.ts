@@ -4,11 +4,11 @@
  * progress is reported in bytes.
  */
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { parse } from "csv-parse";
 import { InputError } from "../../util/errors.js";
 import type { ProgressFn } from "../../util/progress.js";
+import { checkInputFile } from "../input-file.js";
 import type { RecordSource, SourceRow } from "./source.js";
 
 function csvErrorToInput(err: unknown, file: string, nextRow: number): InputError {
@@ -21,7 +21,7 @@ function csvErrorToInput(err: unknown, file: string, nextRow: number): InputErro
 }
 
 export async function openCsv(file: string, onProgress?: ProgressFn): Promise<RecordSource> {
-  const size = (await stat(file)).size;
+  const size = await checkInputFile(file);
   if (size === 0) throw new InputError("empty file", { file });
   const stream = createReadStream(file);
   let bytes = 0;

@@ -5,6 +5,7 @@
  */
 import { open } from "node:fs/promises";
 import { InputError } from "../../util/errors.js";
+import { checkInputFile, readErrorText } from "../input-file.js";
 import { preview, type Container } from "./source.js";
 
 export type Shape = "wide" | "long";
@@ -13,11 +14,13 @@ const PARQUET_MAGIC = "PAR1";
 
 /** Reads up to `n` bytes from the start of the file. */
 async function head(file: string, n: number): Promise<Buffer> {
+  // A directory opens fine and fails only on read, with bare EISDIR: check first.
+  await checkInputFile(file);
   let fh;
   try {
     fh = await open(file, "r");
   } catch (err) {
-    throw new InputError(`cannot read: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`, { file });
+    throw new InputError(`cannot read the input: ${readErrorText(err)}`, { file });
   }
   try {
     const buf = Buffer.alloc(n);

@@ -3,11 +3,11 @@
  * Streamed line by line; blank lines are skipped; the row number is the line number.
  */
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { createInterface } from "node:readline";
 import { InputError } from "../../util/errors.js";
 import type { ProgressFn } from "../../util/progress.js";
+import { checkInputFile } from "../input-file.js";
 import type { RecordSource, SourceRow } from "./source.js";
 
 function parseLine(line: string, file: string, row: number): Record<string, unknown> {
@@ -24,7 +24,7 @@ function parseLine(line: string, file: string, row: number): Record<string, unkn
 }
 
 export async function openJsonl(file: string, onProgress?: ProgressFn): Promise<RecordSource> {
-  const size = (await stat(file)).size;
+  const size = await checkInputFile(file);
   if (size === 0) throw new InputError("empty file", { file });
   const stream = createReadStream(file, { encoding: "utf8" });
   let bytes = 0;

@@ -4,26 +4,19 @@
  * progress in rows.
  */
 import { basename } from "node:path";
-import * as zlib from "node:zlib";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from "hyparquet";
-import type { Compressors, FileMetaData } from "hyparquet";
+import type { FileMetaData } from "hyparquet";
 import { InputError } from "../../util/errors.js";
 import type { ProgressFn } from "../../util/progress.js";
+import { checkInputFile } from "../input-file.js";
+import { ParquetDamage, cappedCompressors, checkParquetPlan } from "./parquet-guard.js";
 import type { RecordSource, SourceRow } from "./source.js";
-
-function compressors(): Compressors {
-  const c: Compressors = {
-    GZIP: (input) => new Uint8Array(zlib.gunzipSync(input)),
-    BROTLI: (input) => new Uint8Array(zlib.brotliDecompressSync(input)),
-  };
-  const zstd = (zlib as unknown as { zstdDecompressSync?: (b: Uint8Array) => Buffer }).zstdDecompressSync;
-  if (zstd) c.ZSTD = (input) => new Uint8Array(zstd(input));
-  return c;
-}
 
 function wrap(err: unknown, file: string): InputError {
   if (err instanceof InputError) return err;
-  const msg = (err as Error).message ?? String(err);
+  if (err instanceof ParquetDamage) return new InputError(`damaged Parquet file: ${err.message}`, { file });
+  // hyparquet's messages may quote the file's bytes: keep the first line, briefly.
+  const msg = String((err as Error)?.message ?? err).split("\n")[0].slice(0, 200);
   const hint = /unsupported compression codec/.test(msg)
     ? " (rewrite it with snappy or gzip, e.g. df.to_parquet(path, compression='snappy'))"
     : "";
@@ -33,17 +26,25 @@ function wrap(err: unknown, file: string): InputError {
 export async function openParquet(file: string, onProgress?: ProgressFn): Promise<RecordSource> {
   let metadata: FileMetaData;
   let buffer: Awaited<ReturnType<typeof asyncBufferFromFile>>;
+  await checkInputFile(file);
   try {
     buffer = await asyncBufferFromFile(file);
     if (buffer.byteLength === 0) throw new InputError("empty file", { file });
     metadata = await parquetMetadataAsync(buffer);
+    // Before any page is decoded: hyparquet trusts the counts and sizes the file declares.
+    await checkParquetPlan(buffer, metadata);
   } catch (err) {
     throw wrap(err, file);
   }
-  const columns = parquetSchema(metadata).children.map((c) => c.element.name);
+  let columns: string[];
+  try {
+    columns = parquetSchema(metadata).children.map((c) => c.element.name);
+  } catch (err) {
+    throw wrap(err, file);
+  }
   const total = Number(metadata.num_rows);
   if (total === 0) throw new InputError("the Parquet file has no rows (empty file)", { file });
-  const comp = compressors();
+  const comp = cappedCompressors();
   const label = basename(file);
   async function* rows(): AsyncGenerator<SourceRow> {
     let row = 0;

@@ -11,11 +11,11 @@
  * Other extension arrays (e.g. `string[pyarrow]`, which pandas 3 uses for strings by default,
  * datetimes) are refused with a message that shows the one-line conversion to Parquet.
  */
-import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { Parser } from "pickleparser";
 import { InputError } from "../../util/errors.js";
 import type { ProgressFn } from "../../util/progress.js";
+import { readInputFile } from "../input-file.js";
 import type { RecordSource, SourceRow } from "./source.js";
 
 export const PICKLE_TO_PARQUET = `python -c "import pandas as pd; pd.read_pickle('IN.pkl').to_parquet('OUT.parquet')"`;
@@ -132,8 +132,28 @@ function decodeNumeric(bytes: Uint8Array, dt: DType, count: number): ArrayLike<u
   return out;
 }
 
+/**
+ * The most items (array elements, index entries, placements) a pickle of this many bytes can
+ * describe; set per file by readPickleFrame. Shapes, ranges and slices come from the file, and
+ * a damaged one (a range stop of 2^60, a step of 0) would otherwise size a loop or an array.
+ */
+let itemBudget = Infinity;
+
+function checkCount(n: number, what: string): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new Unsupported(`${what} ${n} (damaged file?)`);
+  if (n > itemBudget) throw new Unsupported(`${what} ${n}, more than a file of this size can hold (damaged file?)`);
+  return n;
+}
+
 function product(shape: number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
+  return checkCount(shape.reduce((a, b) => a * checkCount(b, "array dimension"), 1), "array size");
+}
+
+/** The numbers of a Python range(start, stop, step), bounded by the file's item budget. */
+function rangeValues(start: number, stop: number, step: number): number[] {
+  if (![start, stop, step].every(Number.isSafeInteger) || step === 0) throw new Unsupported(`range(${start}, ${stop}, ${step}) (damaged file?)`);
+  const n = checkCount(Math.max(0, Math.ceil((stop - start) / step)), "range length");
+  return Array.from({ length: n }, (_, i) => start + i * step);
 }
 
 /** Fortran-ordered 2-D data to C order. */
@@ -148,6 +168,7 @@ function ndarray(v: unknown): NdArray {
   if (isNode(v, "multiarray._reconstruct")) {
     const st = v.state;
     if (!Array.isArray(st) || st.length < 5) throw new Unsupported("numpy array state");
+    if (!Array.isArray(st[1])) throw new Unsupported("numpy array shape");
     const shape = (st[1] as unknown[]).map(Number);
     const dt = dtypeOf(st[2]);
     const fortran = st[3] === true;
@@ -155,6 +176,7 @@ function ndarray(v: unknown): NdArray {
     let values: ArrayLike<unknown>;
     if (dt.kind === "O") {
       if (!Array.isArray(st[4])) throw new Unsupported("object array without a list of items");
+      if (st[4].length !== count) throw new Unsupported(`object array of ${st[4].length} items for shape [${shape.join(", ")}] (damaged file?)`);
       values = st[4];
     } else {
       values = decodeNumeric(bytesOf(st[4]), dt, count);
@@ -164,6 +186,7 @@ function ndarray(v: unknown): NdArray {
   }
   if (isNode(v, "numeric._frombuffer")) {
     const [buf, dtNode, shapeArg, order] = v.args;
+    if (!Array.isArray(shapeArg)) throw new Unsupported("numpy array shape");
     const shape = (shapeArg as unknown[]).map(Number);
     const dt = dtypeOf(dtNode);
     let values = decodeNumeric(bytesOf(buf), dt, product(shape));
@@ -194,12 +217,7 @@ function indexValues(v: unknown): unknown[] {
     const cls = v.args[0] as { pyName?: string } | undefined;
     const d = v.args[1];
     if (cls?.pyName?.endsWith("RangeIndex")) {
-      const start = Number(get(d, "start") ?? 0);
-      const stop = Number(get(d, "stop"));
-      const step = Number(get(d, "step") ?? 1);
-      const out: number[] = [];
-      for (let x = start; step > 0 ? x < stop : x > stop; x += step) out.push(x);
-      return out;
+      return rangeValues(Number(get(d, "start") ?? 0), Number(get(d, "stop")), Number(get(d, "step") ?? 1));
     }
     return Array.from(ndarray(get(d, "data")).values);
   }
@@ -210,9 +228,7 @@ function placement(v: unknown): number[] {
   if (isNode(v, "BlockPlacement")) return placement(v.args[0]);
   if (isNode(v, "builtins.slice") || isNode(v, "__builtin__.slice")) {
     const [start, stop, step] = v.args.map((x) => (x === null || x === undefined ? undefined : Number(x)));
-    const out: number[] = [];
-    for (let i = start ?? 0; i < (stop ?? 0); i += step ?? 1) out.push(i);
-    return out;
+    return rangeValues(start ?? 0, stop ?? 0, step ?? 1);
   }
   if (Array.isArray(v)) return v.map(Number);
   return Array.from(ndarray(v).values, Number);
@@ -276,19 +292,37 @@ function frameFrom(root: unknown): Frame {
 
 /** Reads a pandas DataFrame pickle into columns; throws InputError naming the file on failure. */
 export async function readPickleFrame(file: string): Promise<Frame> {
-  const bytes = await readFile(file);
+  const bytes = await readInputFile(file);
   if (bytes.length === 0) throw new InputError("empty file", { file });
   let root: unknown;
+  // pickleparser prints a console warning for 8-byte lengths above 2^53, which only damaged
+  // files hold and which then fail anyway: keep the CLI's output to its one-line error.
+  const warn = console.warn;
   try {
+    console.warn = () => {};
+    // Each opcode consumes input and lengths are checked against it, so this is linear in the file.
     root = new Parser({ nameResolver: { resolve: nameResolver }, unpicklingTypeOfDictionary: "Map" }).parse(bytes);
   } catch (err) {
-    throw new InputError(`cannot read the pickle: ${(err as Error).message}; convert it to Parquet with: ${PICKLE_TO_PARQUET}`, { file });
+    const msg = String((err as Error)?.message ?? err).split("\n")[0].slice(0, 200);
+    throw new InputError(`cannot read the pickle: ${msg}; convert it to Parquet with: ${PICKLE_TO_PARQUET}`, { file });
+  } finally {
+    console.warn = warn;
   }
   try {
+    // An item needs at least a byte of the file (a memo reference takes two).
+    itemBudget = bytes.length;
     return frameFrom(root);
   } catch (err) {
-    if (!(err instanceof Unsupported)) throw err;
+    if (!(err instanceof Unsupported)) {
+      // The tree is the file's: a damaged one may hold anything where a list or a number belongs.
+      if (err instanceof TypeError || err instanceof RangeError) {
+        throw new InputError(`damaged or unsupported pandas pickle (${err.message}); convert it to Parquet with: ${PICKLE_TO_PARQUET}`, { file });
+      }
+      throw err;
+    }
     throw new InputError(`unsupported pandas pickle: ${err.message}; convert it to Parquet with: ${PICKLE_TO_PARQUET}`, { file });
+  } finally {
+    itemBudget = Infinity;
   }
 }
 
