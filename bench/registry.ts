@@ -14,3 +14,5 @@ import { evaluateBench } from "./evaluate.js";
 benches.push(evaluateBench);
 import { mainJobBench } from "./main-job.js";
 benches.push(mainJobBench);
+import { budgetBench } from "./budget.js";
+benches.push(budgetBench);

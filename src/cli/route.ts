@@ -75,7 +75,7 @@ export function describePlan(plan: RoutePlan): string[] {
   const qi = c.qualityInterval ? ` [${c.qualityInterval[0].toFixed(3)}, ${c.qualityInterval[1].toFixed(3)}]` : "";
   const mix =
     c.t > 0
-      ? `mixing lambda ${lambdaText(c.low.lambda ?? Infinity)} (${((1 - c.t) * 100).toFixed(1)}% of prompts) and lambda ${lambdaText(c.high.lambda ?? Infinity)} (${(c.t * 100).toFixed(1)}%) by a seeded draw per prompt id`
+      ? `mixing lambda ${lambdaText(c.low.lambda ?? Infinity)} (${((1 - c.t) * 100).toFixed(1)}% of prompts) and lambda ${lambdaText(c.high.lambda ?? Infinity)} (${(c.t * 100).toFixed(1)}%) by a seeded draw per prompt text`
       : `at lambda ${lambdaText(c.low.lambda ?? Infinity)}`;
   const lines = [`expected ${money(c.cost)}/query, quality ${c.quality.toFixed(3)}${qi}: ${mix}${where}`];
   if (c.note) lines.unshift(`note: ${c.note}`);
@@ -143,7 +143,7 @@ export function register(program: Command): void {
     .command("route")
     .description(
       "Route prompts with a saved router. Say what you want in dollars or shares: --budget picks the router's best operating point (measured on prompts\n" +
-        "it was not fitted on) whose expected spend fits, mixing two points by a seeded draw per prompt id where the hull lies between them;\n" +
+        "it was not fitted on) whose expected spend fits, mixing two points by a seeded draw per prompt text where the hull lies between them;\n" +
         "--max-share caps a model's share of traffic. --lambda (for experts) routes each prompt to argmax_m lambda * q_m - c_m (lambda: US$ per unit of quality).\n" +
         "With none of them, the router's default target (set by `routekit calibrate`), else its best-quality point.\n" +
         "Routers that need the prompts' outcomes (oracle, zero, cascade) cannot route new prompts.\n" +

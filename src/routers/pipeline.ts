@@ -351,7 +351,7 @@ export async function routeLoaded(
     const ops = operatingPointsOf(manifest);
     if (!ops || ops.points.length === 0) throw new InputError("the router records no operating points (it had no validation rows); run `routekit calibrate` on held-out traffic, or route with --lambda");
     const choice = chooseTarget(ops, at.target, router.pool);
-    const points = pointsForPrompts(choice, batch.ids, at.seed ?? 0);
+    const points = pointsForPrompts(choice, batch.texts, at.seed ?? 0);
     lambdas = points.map((p) => p.lambda ?? Infinity);
     quality = await router.predictQuality(batch);
     plan = { mode: "target", choice, pointsOn: { on: ops.on, prompts: ops.prompts } };

@@ -11,8 +11,9 @@
  * A target (a budget in US$ per query, caps on models' shares, or both) picks the best point
  * of that hull that meets every constraint. Any point on a hull segment is reachable by mixing
  * the segment's two vertices: each prompt goes to the dearer vertex's lambda with probability
- * t, decided by a seeded draw keyed by the prompt id (so a prompt always gets the same answer,
- * and a batch's mix is t in expectation). Quality and shares along a segment are linear in t,
+ * t, decided by a seeded draw keyed by the prompt's text (so a prompt always gets the same
+ * answer, whatever batch or request it comes in, and the mix over many prompts is t in
+ * expectation). Not the id: a lone prompt from the CLI or a server request has no id of its own. Quality and shares along a segment are linear in t,
  * so the best feasible point of a segment is at the largest feasible t; the best segment wins.
  */
 import { createHash } from "node:crypto";
@@ -174,18 +175,18 @@ function fmt(x: number): string {
 }
 
 /**
- * A uniform draw in [0, 1) that is a function of (seed, prompt id) alone: 53 bits of
- * sha256(seed NUL id). Which of a mix's two lambdas a prompt gets, independent of the batch.
+ * A uniform draw in [0, 1) that is a function of (seed, prompt text) alone: 53 bits of
+ * sha256(seed NUL text). Which of a mix's two lambdas a prompt gets, independent of the batch.
  */
-export function promptDraw(seed: number, id: string): number {
-  const h = createHash("sha256").update(`${seed}\u0000${id}`, "utf8").digest();
+export function promptDraw(seed: number, text: string): number {
+  const h = createHash("sha256").update(`${seed}\u0000${text}`, "utf8").digest();
   // 21 + 32 bits = 53 bits, the precision of a double.
   return ((h.readUInt32BE(0) & 0x1fffff) * 2 ** 32 + h.readUInt32BE(4)) / 2 ** 53;
 }
 
-/** Per prompt, the operating point it is routed at: the mix's `high` vertex with probability t. */
-export function pointsForPrompts(c: TargetChoice, ids: readonly string[], seed: number): OperatingPoint[] {
-  return ids.map((id) => (c.t > 0 && promptDraw(seed, id) < c.t ? c.high : c.low));
+/** Per prompt (by text), the operating point it is routed at: the mix's `high` vertex with probability t. */
+export function pointsForPrompts(c: TargetChoice, texts: readonly string[], seed: number): OperatingPoint[] {
+  return texts.map((text) => (c.t > 0 && promptDraw(seed, text) < c.t ? c.high : c.low));
 }
 
 /** JSON has no Infinity: lambdas are stored as numbers or "inf". */

@@ -124,11 +124,11 @@ describe("route --budget on a saved router", () => {
     }
     expect(new Set(out.prompts.map((p: { lambda: number }) => p.lambda)).size).toBe(2); // 40 prompts: both points drawn
     const t = await runCli(["route", router, "--budget", "0.0003", "--input", file, "--cache-dir", cache]);
-    expect(t.stdout).toMatch(/^expected \$0\.000300\/query, quality 0\.\d{3} \[0\.\d{3}, 0\.\d{3}\]: mixing lambda \S+ \(\d+\.\d% of prompts\) and lambda \S+ \(\d+\.\d%\) by a seeded draw per prompt id \(operating points measured on 1400 crossfit prompts\)$/m);
+    expect(t.stdout).toMatch(/^expected \$0\.000300\/query, quality 0\.\d{3} \[0\.\d{3}, 0\.\d{3}\]: mixing lambda \S+ \(\d+\.\d% of prompts\) and lambda \S+ \(\d+\.\d%\) by a seeded draw per prompt text \(operating points measured on 1400 crossfit prompts\)$/m);
     expect(t.stdout).toMatch(/^id\s+model\s+lambda\s+point \$\/query\s+point quality$/m);
-    // The same prompt routes the same way in a batch of one.
+    // The same prompt routes the same way alone as in a batch (the draw is keyed by its text).
     const one = await runCli(["route", router, "--budget", "0.0003", heldOut.texts[3], "--cache-dir", cache, "--json"]);
-    void one; // ids differ (a lone prompt is id "1"); the draw is keyed by id, which the JSONL run pins below
+    expect(JSON.parse(one.stdout).prompts[0]).toEqual({ ...out.prompts[3], id: "1" });
     const again = await runCli(["route", router, "--budget", "0.0003", "--input", file, "--cache-dir", cache, "--json"]);
     expect(JSON.parse(again.stdout).prompts).toEqual(out.prompts);
   });

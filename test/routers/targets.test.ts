@@ -72,7 +72,7 @@ describe("chooseTarget", () => {
 });
 
 describe("the per-prompt draw that mixes two points", () => {
-  it("is a function of (seed, id) alone, uniform enough, and gives each prompt one point", () => {
+  it("is a function of (seed, prompt text) alone, uniform enough, and gives each prompt one point", () => {
     expect(promptDraw(0, "a")).toBe(promptDraw(0, "a"));
     expect(promptDraw(0, "a")).not.toBe(promptDraw(1, "a"));
     const ids = Array.from({ length: 20000 }, (_, i) => `p${i}`);
