@@ -1,12 +1,12 @@
 import type { Command } from "commander";
 import { Option } from "commander";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { readOutcomeTable } from "../data/arrow-io.js";
 import { DEFAULT_EMBEDDER_SPEC, defaultCacheDir, parseEmbedderSpec } from "../embed/index.js";
 import { evaluateRoutersOnTable } from "../evaluate/eval-dataset.js";
 import { DEFAULT_MAX_POINTS, makeResults } from "../report/results.js";
-import { writeReport } from "../report/write.js";
-import { writeFileAtomic } from "../util/atomic.js";
+import { REPORT_MARKER, writeReport } from "../report/write.js";
+import { checkOutputDir } from "../util/atomic.js";
 import { InputError } from "../util/errors.js";
 import { progressReporter } from "../util/progress.js";
 import { formatSplitTable, printJson, splitSummary } from "./output.js";
@@ -57,7 +57,7 @@ export function register(program: Command): void {
     )
     .argument("<dataset.arrow>", "outcome table (Arrow IPC)")
     .requiredOption("--routers <dirs or specs...>", "router directories (with router.json) and/or specs such as knn:k=5|10|40, mlp, linear, cascade")
-    .requiredOption("--out <dir>", "report directory (results.json, report.md, plots/)")
+    .requiredOption("--out <dir>", "report directory (results.json, report.md, plots/), replaced whole in one atomic step")
     .option("--dataset <name>", "evaluate only this dataset's split (default: every dataset)")
     .addOption(new Option("--split <kind>", "split kind for specs (default: the saved routers' split, else in-distribution)").choices(["in-distribution", "out-of-distribution"]))
     .option("--seed <n>", "seed of the bootstrap, and of the split and training when no saved router records one", "0")
@@ -86,6 +86,9 @@ export function register(program: Command): void {
       const maxPoints = integer(o.maxPoints, "--max-points", 2);
       const range = costRange(o.costRange);
       const started = Date.now();
+      // --out is replaced whole: refuse one that is or holds an input before any work.
+      const inputs = [file, ...o.routers.filter((r) => existsSync(r)), o.cacheDir ?? defaultCacheDir()];
+      await checkOutputDir(o.out, { inputs, marker: REPORT_MARKER });
       const table = await readOutcomeTable(file);
       const bars = {
         train: progressReporter("train", { quiet: !!o.json }),
@@ -132,9 +135,13 @@ export function register(program: Command): void {
         logCost: !!o.logCost,
         allowOverlap: !!o.allowOverlap,
       });
-      const written = await writeReport(o.out, results, { logCost: o.logCost });
-      // Timing lives outside results.json, which must stay byte-identical across reruns.
-      await writeFileAtomic(join(o.out, "run.json"), `${JSON.stringify({ finishedAt: new Date().toISOString(), seconds: (Date.now() - started) / 1000, node: process.version }, null, 2)}\n`);
+      // One atomic step replaces the whole folder. Timing lives in run.json, outside results.json,
+      // which must stay byte-identical across reruns.
+      const written = await writeReport(o.out, results, {
+        logCost: o.logCost,
+        inputs,
+        extraFiles: { "run.json": `${JSON.stringify({ finishedAt: new Date().toISOString(), seconds: (Date.now() - started) / 1000, node: process.version }, null, 2)}\n` },
+      });
       if (o.json) {
         printJson({
           out: o.out,

@@ -2,6 +2,7 @@ import { Option, type Command } from "commander";
 import { writeOutcomeTable } from "../data/arrow-io.js";
 import { IMPORT_FORMATS, importFiles, loadPrices, type ImportFormat, type ImportReport } from "../data/importers/index.js";
 import { DEFAULT_GROUP_PREFIXES } from "../data/table.js";
+import { checkOutputFile } from "../util/atomic.js";
 import { progressReporter, type ProgressFn } from "../util/progress.js";
 import { printJson } from "./output.js";
 
@@ -45,6 +46,8 @@ export function register(program: Command): void {
     .option("--json", "print the import report as JSON")
     .option("--quiet", "no progress output")
     .action(async (files: string[], opts: ImportCliOptions) => {
+      // Before any work: --out must not be an input (`import in.csv --out in.csv` would replace it) nor a folder.
+      await checkOutputFile(opts.out, { inputs: [...files, opts.prices] });
       const prices = opts.prices ? await loadPrices(opts.prices) : undefined;
       const groupPrefixes = opts.groupPrefixes
         ? opts.groupPrefixes.split(",").map((s) => s.trim()).filter(Boolean)

@@ -4,6 +4,8 @@ import { readOutcomeTable } from "../data/arrow-io.js";
 import { DEFAULT_EMBEDDER_SPEC, defaultCacheDir, normalizePreparation, parseEmbedderSpec } from "../embed/index.js";
 import { getRouterFactory, routerTypes } from "../routers/registry.js";
 import { checkTrainable, trainAndSave } from "../routers/pipeline.js";
+import { MANIFEST_FILE } from "../routers/artifact.js";
+import { checkOutputDir } from "../util/atomic.js";
 import type { OperatingPoints } from "../routers/targets.js";
 import { InputError } from "../util/errors.js";
 import { progressReporter } from "../util/progress.js";
@@ -97,6 +99,8 @@ export function register(program: Command): void {
       const validationFraction = number(o.validationFraction, "--validation-fraction", (n) => n >= 0 && n < 1, "a number in [0, 1)");
       const testFraction = number(o.testFraction, "--test-fraction", (n) => n >= 0 && n < 1, "a number in [0, 1)");
       const maxChars = number(o.maxChars, "--max-chars", (n) => Number.isInteger(n) && n >= 0, "a non-negative integer");
+      // --out is replaced whole: refuse a file, the table, a folder holding it, or one of other files, before any work.
+      await checkOutputDir(o.out, { inputs: [file, o.cacheDir ?? defaultCacheDir()], marker: MANIFEST_FILE });
       const table = await readOutcomeTable(file);
       const bars = { embed: progressReporter("embed", { quiet: !!o.json }), fit: progressReporter("fit", { quiet: !!o.json }) };
       let result;

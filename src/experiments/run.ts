@@ -11,15 +11,16 @@ import { importFiles, type ImportFormat } from "../data/importers/index.js";
 import { idsOf, makeSplits, pooledSplit, type Split } from "../data/splits.js";
 import { completeRows, selectModels, selectRows, type OutcomeTable } from "../data/table.js";
 import { selectEmbeddingRows, type EmbeddingMatrix } from "../embed/embedder.js";
-import { embedTable } from "../embed/index.js";
+import { defaultCacheDir, embedTable } from "../embed/index.js";
 import { evaluateSplit, type RouterUnderTest, type SplitResult } from "../evaluate/evaluate.js";
 import { getRouterFactory } from "../routers/registry.js";
-import { makeResults, splitEntry, writeReport, type Results } from "../report/index.js";
+import { makeResults, splitEntry, type Results } from "../report/index.js";
+import { REPORT_MARKER, writeReportFiles } from "../report/write.js";
 import { saveRouter } from "../routers/artifact.js";
 import { operatingPointsOn } from "../routers/pipeline.js";
 import { trainRouter } from "../routers/train.js";
 import type { TrainingSet } from "../routers/router.js";
-import { writeDirAtomic, writeFileAtomic } from "../util/atomic.js";
+import { checkOutputDir, writeDirAtomic, writeFileAtomic, type OutputDirOptions } from "../util/atomic.js";
 import { InputError } from "../util/errors.js";
 import type { ProgressFn } from "../util/progress.js";
 import { experimentToYaml, routerLabel, type ExperimentConfig, type RouterEntry, type SplitConfig } from "./config.js";
@@ -113,6 +114,14 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
   const progress = opts.progress ?? (() => ({ update: () => {}, stop: () => {} }));
   const outDir = opts.outDir ?? cfg.output ?? join("runs", cfg.name);
   const started = Date.now();
+  // The output folder is replaced whole at the end: refuse now, before any work, one that is or
+  // holds an input (the table, imported files, prices, the embedding cache) or other people's files.
+  const output: OutputDirOptions = {
+    label: opts.outDir === undefined && cfg.output !== undefined ? "output (config)" : "--out",
+    inputs: [cfg.data.table, ...(cfg.data.import?.files ?? []), cfg.data.import?.prices, opts.cacheDir ?? defaultCacheDir()],
+    marker: REPORT_MARKER,
+  };
+  await checkOutputDir(outDir, output);
 
   const table = await loadData(cfg, log);
   log(`data: ${table.ids.length} prompts x ${table.models.length} models, datasets ${[...new Set(table.datasets)].join(", ")}`);
@@ -219,12 +228,12 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
       cfg as unknown as Record<string, unknown>,
       await versions(),
     );
-    const written = await writeReport(staging, results, { logCost: cfg.evaluation.logCost, title: `routekit: ${cfg.name}` });
+    const written = await writeReportFiles(staging, results, { logCost: cfg.evaluation.logCost, title: `routekit: ${cfg.name}` });
     for (const p of [written.results, written.report, ...written.plots.flatMap((x) => [x.svg, x.png])]) files.push(relative(staging, p));
     await writeFileAtomic(join(staging, "config.resolved.yaml"), experimentToYaml(cfg));
     // Timings and versions live apart from results.json, which must be byte-identical on a rerun.
     await writeFileAtomic(join(staging, "run.json"), `${JSON.stringify({ config: cfg.name, seconds: (Date.now() - started) / 1000, versions: await versions() }, null, 2)}\n`);
     files.push("config.resolved.yaml", "run.json");
-  });
+  }, output);
   return { outDir, splits: runs, files, results: results! };
 }

@@ -4,10 +4,11 @@
  * machine details, so identical inputs and seed give byte-identical files.
  */
 import { readFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { z } from "zod";
 import type { CurvePoint } from "../evaluate/curve.js";
 import type { RouterResult, SplitResult } from "../evaluate/evaluate.js";
-import { writeFileAtomic } from "../util/atomic.js";
+import { recoverDir, writeFileAtomic } from "../util/atomic.js";
 import { InputError } from "../util/errors.js";
 import { packageVersion } from "../util/package-info.js";
 
@@ -192,6 +193,8 @@ export async function writeResults(path: string, results: Results): Promise<void
 }
 
 export async function readResults(path: string): Promise<Results> {
+  // A report folder replaced by a writer that was killed mid-swap is put back first (util/atomic.ts).
+  await recoverDir(dirname(path));
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(path, "utf8"));

@@ -1,10 +1,12 @@
 /**
  * Write a whole report directory: results.json, report.md and plots/<dataset>--<split>.svg/png.
- * Each file is written atomically; results.json goes last so its presence means the rest is
- * there too.
+ * writeReport replaces the whole folder in one crash-consistent step (src/util/atomic.ts): a
+ * reader never sees new plots beside an old report, nor plots of datasets an earlier report had
+ * and this one has not. writeReportFiles fills a folder that is itself being staged (`run`).
  */
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "../util/atomic.js";
+import { crashPoint, writeDirAtomic, type OutputDirOptions } from "../util/atomic.js";
 import { plotStem, renderReport } from "./markdown.js";
 import { renderPlotSvg, svgToPng } from "./plot.js";
 import { serializeResults, type Results } from "./results.js";
@@ -22,20 +24,54 @@ export interface WrittenReport {
   plots: { svg: string; png: string }[];
 }
 
-export async function writeReport(outDir: string, results: Results, opts: ReportOptions = {}): Promise<WrittenReport> {
+/** The file whose presence marks a folder as a routekit report (see OutputDirOptions.marker). */
+export const REPORT_MARKER = "results.json";
+
+/**
+ * Write the report's files into `dir`, a folder being staged by the caller (plain writes: the
+ * caller's writeDirAtomic makes the whole folder durable and moves it into place).
+ */
+export async function writeReportFiles(dir: string, results: Results, opts: ReportOptions = {}): Promise<WrittenReport> {
   const plots: { svg: string; png: string }[] = [];
+  await mkdir(join(dir, "plots"), { recursive: true });
   for (const split of results.splits) {
     const svg = renderPlotSvg(split, { logCost: opts.logCost });
     const stem = plotStem(split);
-    const svgPath = join(outDir, "plots", `${stem}.svg`);
-    const pngPath = join(outDir, "plots", `${stem}.png`);
-    await writeFileAtomic(svgPath, svg);
-    await writeFileAtomic(pngPath, svgToPng(svg, opts.pngScale));
+    const svgPath = join(dir, "plots", `${stem}.svg`);
+    const pngPath = join(dir, "plots", `${stem}.png`);
+    await writeFile(svgPath, svg);
+    await writeFile(pngPath, svgToPng(svg, opts.pngScale));
+    crashPoint("report:plot");
     plots.push({ svg: svgPath, png: pngPath });
   }
-  const reportPath = join(outDir, "report.md");
-  await writeFileAtomic(reportPath, renderReport(results, { plotsDir: "plots", title: opts.title }));
-  const resultsPath = join(outDir, "results.json");
-  await writeFileAtomic(resultsPath, serializeResults(results));
+  const reportPath = join(dir, "report.md");
+  await writeFile(reportPath, renderReport(results, { plotsDir: "plots", title: opts.title }));
+  const resultsPath = join(dir, REPORT_MARKER);
+  await writeFile(resultsPath, serializeResults(results));
   return { results: resultsPath, report: reportPath, plots };
+}
+
+export interface WriteReportOptions extends ReportOptions, Omit<OutputDirOptions, "marker"> {
+  /** More files for the same folder, name -> content (e.g. run.json), written in the same step. */
+  extraFiles?: Record<string, string>;
+}
+
+/**
+ * Replace the folder `outDir` with this report, atomically: an existing folder is replaced only
+ * if it is empty or an earlier report (holds results.json), and never if it is or holds one of
+ * `opts.inputs`. Returned paths are under `outDir`.
+ */
+export async function writeReport(outDir: string, results: Results, opts: WriteReportOptions = {}): Promise<WrittenReport> {
+  let rel: WrittenReport | undefined;
+  await writeDirAtomic(
+    outDir,
+    async (staging) => {
+      const w = await writeReportFiles(staging, results, opts);
+      for (const [name, text] of Object.entries(opts.extraFiles ?? {})) await writeFile(join(staging, name), text);
+      const under = (p: string) => join(outDir, p.slice(staging.length + 1));
+      rel = { results: under(w.results), report: under(w.report), plots: w.plots.map((p) => ({ svg: under(p.svg), png: under(p.png) })) };
+    },
+    { label: opts.label, inputs: opts.inputs, marker: REPORT_MARKER },
+  );
+  return rel!;
 }

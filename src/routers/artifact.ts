@@ -12,7 +12,7 @@ import { copyFile, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { InputError } from "../util/errors.js";
-import { writeDirAtomic } from "../util/atomic.js";
+import { recoverDir, writeDirAtomic } from "../util/atomic.js";
 import { getRouterFactory, routerTypes } from "./registry.js";
 import type { FitReport, Router, RouterManifest } from "./router.js";
 import { lambdaFromJson, lambdaToJson, type OperatingPoints, type RoutingTarget } from "./targets.js";
@@ -185,11 +185,13 @@ export async function saveRouter(router: Router, dir: string, meta: SaveMeta): P
     };
     const manifest: SavedRouterManifest = { ...body, manifestSha256: manifestDigest(body) };
     await writeFile(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-  });
+  }, { marker: MANIFEST_FILE });
 }
 
 /** Read and verify router.json and every weight file it lists; throws InputError naming the file. */
 export async function readManifest(dir: string): Promise<SavedRouterManifest> {
+  // A save killed between its two renames leaves a journal: put the complete folder back first.
+  await recoverDir(dir);
   const path = join(dir, MANIFEST_FILE);
   const text = await readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => {
     throw new InputError(err.code === "ENOENT" ? `no router here (${MANIFEST_FILE} missing)` : `cannot read: ${err.message}`, { file: path });
@@ -267,7 +269,7 @@ export async function copyRouterWith(
   await writeDirAtomic(out, async (staging) => {
     for (const name of Object.keys(manifest.files)) await copyFile(join(src, name), join(staging, name));
     await writeFile(join(staging, MANIFEST_FILE), `${JSON.stringify(next, null, 2)}\n`);
-  });
+  }, { marker: MANIFEST_FILE, inputs: [src] });
   return next;
 }
 
