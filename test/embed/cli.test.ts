@@ -1,9 +1,10 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeOutcomeTable } from "../../src/data/arrow-io.js";
+import { SHARD_PREFIX, SHARD_SUFFIX } from "../../src/embed/cache.js";
 import { CLI, runCli } from "../helpers/cli.js";
 import { tableFrom } from "../helpers/tables.js";
 
@@ -23,7 +24,7 @@ async function shards(cacheDir: string): Promise<string[]> {
   const walk = async (d: string) => {
     for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
       if (e.isDirectory()) await walk(join(d, e.name));
-      else if (e.name.startsWith("shard-") && e.name.endsWith(".arrow")) out.push(join(d, e.name));
+      else if (e.name.startsWith(SHARD_PREFIX) && e.name.endsWith(SHARD_SUFFIX)) out.push(join(d, e.name));
     }
   };
   await walk(cacheDir);
@@ -70,6 +71,22 @@ describe("routekit embed", () => {
     expect(badN.code).toBe(1);
     expect(badN.stderr).toMatch(/--max-chars/);
   });
+
+  it("rebuilds a shard with a flipped byte instead of hanging (the issue's offsets, in the header and in the Arrow data)", async () => {
+    const file = await table("flip.arrow", prompts(20));
+    const cache = join(dir, "cache-flip");
+    expect((await runCli(["embed", file, "--embedder", "hash:16", "--cache-dir", cache])).code).toBe(0);
+    // Bytes 8, 16, 36 and 84 of the Arrow data hung v1 shards; it now starts at byte 40, after the checksum.
+    for (const offset of [8, 48, 56, 76, 124]) {
+      const [shard] = await shards(cache);
+      const bytes = await readFile(shard);
+      bytes[offset] ^= 0x10;
+      await writeFile(shard, bytes);
+      const r = await runCli(["embed", file, "--embedder", "hash:16", "--cache-dir", cache, "--json"]);
+      expect(r.code, `offset ${offset}: ${r.stderr}`).toBe(0);
+      expect(JSON.parse(r.stdout), `offset ${offset}`).toMatchObject({ texts: 20, cacheHits: 0, computed: 20 });
+    }
+  }, 120_000);
 
   it("resumes after a killed use-lite run, reusing the shards it finished", async () => {
     const file = await table("kill.arrow", prompts(120));
