@@ -2,7 +2,7 @@
  * Summary figures of an outcome table: prompts per dataset and eval, and per model the mean
  * score, the mean cost per query and how often it is the Oracle's choice.
  */
-import type { OutcomeTable } from "./table.js";
+import { validateTable, type OutcomeTable } from "./table.js";
 
 export interface ModelInfo {
   model: string;
@@ -55,6 +55,8 @@ function mean(sum: number, n: number): number {
 }
 
 export function tableInfo(t: OutcomeTable): TableInfo {
+  // A table made in code may be inconsistent (10 texts for 30 ids): say so, do not summarise it.
+  validateTable(t);
   const n = t.ids.length;
   const m = t.models.length;
   const scoreSum = new Float64Array(m);

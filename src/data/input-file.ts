@@ -25,24 +25,24 @@ export function readErrorText(err: unknown): string {
 }
 
 /** Throws an InputError naming `file` unless it is a regular file that can be read. */
-export async function checkInputFile(file: string, what = "input"): Promise<number> {
+export async function checkInputFile(file: string, what = ""): Promise<number> {
   let size: number;
   try {
     const s = await stat(file);
     if (s.isDirectory()) throw Object.assign(new Error("directory"), { code: "EISDIR" });
     size = s.size;
   } catch (err) {
-    throw new InputError(`cannot read the ${what}: ${readErrorText(err)}`, { file });
+    throw new InputError(`cannot read${what ? ` the ${what}` : ""}: ${readErrorText(err)}`, { file });
   }
   return size;
 }
 
 /** The bytes of an input file; errors as in checkInputFile. */
-export async function readInputFile(file: string, what = "input"): Promise<Buffer> {
+export async function readInputFile(file: string, what = ""): Promise<Buffer> {
   await checkInputFile(file, what);
   try {
     return await readFile(file);
   } catch (err) {
-    throw new InputError(`cannot read the ${what}: ${readErrorText(err)}`, { file });
+    throw new InputError(`cannot read${what ? ` the ${what}` : ""}: ${readErrorText(err)}`, { file });
   }
 }

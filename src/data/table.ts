@@ -117,10 +117,30 @@ export function completeRows(t: OutcomeTable): number[] {
 }
 
 /**
+ * The fields' kinds, so that a library call given null or a wrong object gets an InputError
+ * saying which field is wrong, not a TypeError from deep inside.
+ */
+function checkTableShape(t: unknown, file?: string): asserts t is OutcomeTable {
+  if (t === null || typeof t !== "object") throw new InputError(`expected an outcome table, got ${t === null ? "null" : typeof t}`, { file });
+  const o = t as Record<string, unknown>;
+  for (const f of ["ids", "texts", "datasets", "evals", "models"]) {
+    if (!Array.isArray(o[f]) || !(o[f] as unknown[]).every((x) => typeof x === "string")) throw new InputError(`the table's ${f} is not a list of strings`, { file, field: f });
+  }
+  for (const f of ["scores", "costs", "inputTokens", "outputTokens"]) {
+    const required = f === "scores" || f === "costs";
+    if ((required || o[f] !== undefined) && !(o[f] instanceof Float64Array)) throw new InputError(`the table's ${f} is not a Float64Array`, { file, field: f });
+  }
+  if (o.responses !== undefined && !(Array.isArray(o.responses) && o.responses.every((x) => x === null || typeof x === "string"))) {
+    throw new InputError("the table's responses is not a list of strings or nulls", { file, field: "responses" });
+  }
+}
+
+/**
  * Check the invariants every producer must keep; `source` names the file in the error.
  * Unique ids, consistent lengths, scores in [0,1] or NaN, costs >= 0 or NaN.
  */
 export function validateTable(t: OutcomeTable, source?: string): void {
+  checkTableShape(t, source);
   const n = t.ids.length;
   const m = t.models.length;
   const file = source;

@@ -3,11 +3,13 @@
  * report. Saved next to the results fully resolved (every default filled in), so the saved
  * copy alone reruns the experiment identically.
  */
-import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { z } from "zod";
 import { LineCounter, parseDocument, stringify, isNode, type Document } from "yaml";
-import { InputError } from "../util/errors.js";
+import { InputError, formatLocated } from "../util/errors.js";
+import { readInputFile } from "../data/input-file.js";
+import { checkUtf8, utf16Kind, utf16Message } from "../data/importers/text-encoding.js";
+import { getRouterFactory } from "../routers/registry.js";
 
 const preparation = z.strictObject({
   unwrapList: z.boolean().default(true),
@@ -107,14 +109,20 @@ export function routerLabel(r: RouterEntry): string {
   return r.name ?? r.type;
 }
 
+function fieldOf(path: readonly PropertyKey[]): string | undefined {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("") || undefined;
+}
+
 /** Validate an already-parsed config object; errors name the file, line and field. */
 export function validateExperiment(value: unknown, file = "<config>", doc?: { doc: Document; lines: LineCounter }): ExperimentConfig {
   const parsed = experimentSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const field = issue.path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("") || undefined;
-    throw new InputError(issue.message, { file, row: doc ? lineOf(doc, issue.path) : undefined, field });
+    // An unknown key is reported at its own line, not its parent object's.
+    const path = issue.code === "unrecognized_keys" && issue.keys.length ? [...issue.path, issue.keys[0]] : issue.path;
+    throw new InputError(issue.message, { file, row: doc ? lineOf(doc, path) : undefined, field: fieldOf(path) });
   }
+  checkRouterParams(parsed.data, file, doc);
   const labels = parsed.data.routers.map(routerLabel);
   const ref = parsed.data.evaluation.compareTo;
   if (ref !== undefined && !labels.includes(ref)) {
@@ -128,6 +136,44 @@ export function validateExperiment(value: unknown, file = "<config>", doc?: { do
   return parsed.data;
 }
 
+/**
+ * Build each router once per fixed parameter set and per grid value (on a placeholder pool), so
+ * that a bad type or parameter is reported with the config's file, line and field, before any
+ * data is read or embedded. The routers' own checks are the ones that run at training.
+ */
+function checkRouterParams(cfg: ExperimentConfig, file: string, doc?: { doc: Document; lines: LineCounter }): void {
+  const POOL = ["model-a", "model-b"];
+  cfg.routers.forEach((r, i) => {
+    const at = (path: PropertyKey[], err: unknown): never => {
+      if (!(err instanceof InputError)) throw err;
+      // The router's message names only its parameter; put it at the config's line.
+      const inner = formatLocated("", { field: err.location.field });
+      const message = err.location.file === undefined && err.message.startsWith(inner) ? err.message.slice(inner.length) : err.message;
+      throw new InputError(message, { file, row: doc ? lineOf(doc, path) : undefined, field: fieldOf(path) });
+    };
+    let factory: ReturnType<typeof getRouterFactory>;
+    try {
+      factory = getRouterFactory(r.type);
+    } catch (err) {
+      return at(["routers", i, "type"], err);
+    }
+    const tryCreate = (params: Record<string, unknown>, path: PropertyKey[]) => {
+      try {
+        const router = factory.create(POOL, params);
+        (router as { dispose?: () => void }).dispose?.();
+      } catch (err) {
+        const key = err instanceof InputError ? err.location.field : undefined;
+        if (key !== undefined && key in r.params && path.length === 2) return at(["routers", i, "params", key], err);
+        at(path, err);
+      }
+    };
+    tryCreate({ ...r.params }, ["routers", i]);
+    for (const [key, values] of Object.entries(r.grid)) {
+      values.forEach((v, k) => tryCreate({ ...r.params, [key]: v }, ["routers", i, "grid", key, k]));
+    }
+  });
+}
+
 /** 1-based line of the deepest node of `path` that exists in the YAML document. */
 function lineOf({ doc, lines }: { doc: Document; lines: LineCounter }, path: readonly PropertyKey[]): number | undefined {
   for (let k = path.length; k >= 0; k--) {
@@ -137,19 +183,37 @@ function lineOf({ doc, lines }: { doc: Document; lines: LineCounter }, path: rea
   return undefined;
 }
 
-/** Read a YAML or JSON experiment config (YAML is a superset of JSON; one parser serves both). */
+/** Read a YAML or JSON experiment config (`.json` must be strict JSON; anything else is YAML). */
 export async function loadExperiment(file: string): Promise<ExperimentConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    throw new InputError(`cannot read config: ${(err as Error).message}`, { file });
-  }
-  return parseExperiment(text, file);
+  if (typeof file !== "string" || file === "") throw new InputError("loadExperiment needs the path of a config file");
+  const bytes = await readInputFile(file, "config");
+  const utf16 = utf16Kind(bytes);
+  if (utf16) throw new InputError(utf16Message(utf16), { file });
+  // Decoding would turn invalid bytes into U+FFFD silently.
+  checkUtf8(bytes, file);
+  return parseExperiment(bytes.toString("utf8").replace(/^\uFEFF/, ""), file);
+}
+
+/** Line (1-based) of character `pos` of `text`. */
+function lineAt(text: string, pos: number): number {
+  let line = 1;
+  for (let i = 0; i < pos && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
 }
 
 export function parseExperiment(text: string, file = "<config>"): ExperimentConfig {
+  if (typeof text !== "string") throw new InputError("parseExperiment needs the config's text (a string)", { file });
   if (!text.trim()) throw new InputError("the config is empty", { file });
+  if (extname(file).toLowerCase() === ".json") {
+    // YAML would accept a trailing comma, comments or unquoted keys: a .json config is strict JSON.
+    try {
+      JSON.parse(text);
+    } catch (err) {
+      const msg = (err as Error).message;
+      const pos = /position (\d+)/.exec(msg);
+      throw new InputError(`not valid JSON: ${msg.split("\n")[0]}`, { file, row: pos ? lineAt(text, Number(pos[1])) : undefined });
+    }
+  }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length) {

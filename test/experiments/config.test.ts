@@ -39,7 +39,9 @@ describe("experiment configs", () => {
 
   it("rejects unknown keys (a typo must not be silently ignored)", () => {
     const bad = `${minimal}evaluation:\n  bootsrap: 10\n`;
-    expect(() => parseExperiment(bad, "demo.yaml")).toThrow(/demo\.yaml, row 10, field "evaluation".*bootsrap/);
+    // At the key's own line and with its name in the field.
+    expect(() => parseExperiment(bad, "demo.yaml")).toThrow(/demo\.yaml, row 10, field "evaluation\.bootsrap".*bootsrap/);
+    expect(() => parseExperiment(`${minimal}seeed: 3\n`, "demo.yaml")).toThrow(/demo\.yaml, row 9, field "seeed"/);
   });
 
   it("rejects a split kind it does not know, and bad fractions", () => {

@@ -4,11 +4,13 @@
  * progress is reported in bytes.
  */
 import { createReadStream } from "node:fs";
+import { open } from "node:fs/promises";
 import { basename } from "node:path";
 import { parse } from "csv-parse";
 import { InputError } from "../../util/errors.js";
 import type { ProgressFn } from "../../util/progress.js";
 import { checkInputFile } from "../input-file.js";
+import { checkUtf8File } from "./text-encoding.js";
 import type { RecordSource, SourceRow } from "./source.js";
 
 function csvErrorToInput(err: unknown, file: string, nextRow: number): InputError {
@@ -20,9 +22,42 @@ function csvErrorToInput(err: unknown, file: string, nextRow: number): InputErro
   return new InputError(`malformed CSV${line}: ${e.message}`, { file, row });
 }
 
+/**
+ * The field delimiter, from the header line: `,` unless the header has none outside quotes and
+ * has `;` or tabs (European spreadsheets write `;`, and .tsv files tabs). Without this, such a
+ * file failed with csv-parse's "Invalid Opening Quote".
+ */
+export function detectDelimiter(headerLine: string): "," | ";" | "\t" {
+  const counts = { ",": 0, ";": 0, "\t": 0 };
+  let quoted = false;
+  for (const ch of headerLine) {
+    if (ch === '"') quoted = !quoted;
+    else if (!quoted && ch in counts) counts[ch as keyof typeof counts]++;
+  }
+  if (counts[","] > 0) return ",";
+  if (counts["\t"] > counts[";"]) return "\t";
+  return counts[";"] > 0 ? ";" : ",";
+}
+
+async function headerLine(file: string): Promise<string> {
+  const fh = await open(file, "r");
+  try {
+    const buf = Buffer.alloc(65536);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const text = buf.subarray(0, bytesRead).toString("utf8");
+    const nl = text.search(/\r?\n/);
+    return nl < 0 ? text : text.slice(0, nl);
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function openCsv(file: string, onProgress?: ProgressFn): Promise<RecordSource> {
   const size = await checkInputFile(file);
   if (size === 0) throw new InputError("empty file", { file });
+  // csv-parse would turn invalid bytes into U+FFFD silently: check the whole file is UTF-8 first.
+  await checkUtf8File(file);
+  const delimiter = detectDelimiter(await headerLine(file));
   const stream = createReadStream(file);
   let bytes = 0;
   const label = basename(file);
@@ -35,6 +70,7 @@ export async function openCsv(file: string, onProgress?: ProgressFn): Promise<Re
   const parser = stream.pipe(
     parse({
       bom: true,
+      delimiter,
       relax_column_count: true,
       skip_empty_lines: true,
       // Prompts can be long (5-shot prompts run to tens of kB); no per-field cap.

@@ -6,6 +6,7 @@
 import { open } from "node:fs/promises";
 import { InputError } from "../../util/errors.js";
 import { checkInputFile, readErrorText } from "../input-file.js";
+import { utf16Kind, utf16Message } from "./text-encoding.js";
 import { preview, type Container } from "./source.js";
 
 export type Shape = "wide" | "long";
@@ -20,7 +21,7 @@ async function head(file: string, n: number): Promise<Buffer> {
   try {
     fh = await open(file, "r");
   } catch (err) {
-    throw new InputError(`cannot read the input: ${readErrorText(err)}`, { file });
+    throw new InputError(`cannot read: ${readErrorText(err)}`, { file });
   }
   try {
     const buf = Buffer.alloc(n);
@@ -43,6 +44,8 @@ export async function sniffContainer(file: string): Promise<Container> {
   if (b[0] === 0x50 && b[1] === 0x4b) {
     throw new InputError("the file is a zip archive: unzip it first, then import", { file });
   }
+  const utf16 = utf16Kind(b);
+  if (utf16) throw new InputError(utf16Message(utf16), { file });
   const text = b.toString("utf8").replace(/^\uFEFF/, "");
   const trimmed = text.trimStart();
   if (trimmed.length === 0) throw new InputError("empty file (only whitespace)", { file });

@@ -84,7 +84,10 @@ async function openSource(file: string, container: Container, onProgress?: Progr
   }
 }
 
-export async function importFiles(files: string[], opts: ImportOptions = {}): Promise<{ table: OutcomeTable; report: ImportReport }> {
+export async function importFiles(files: string[], options: ImportOptions | null = {}): Promise<{ table: OutcomeTable; report: ImportReport }> {
+  const opts = options ?? {};
+  if (!Array.isArray(files) || !files.every((f) => typeof f === "string" && f !== "")) throw new InputError("importFiles needs a list of file paths");
+  if (typeof opts !== "object") throw new InputError("importFiles options must be an object");
   if (files.length === 0) throw new InputError("no input files");
   if (opts.format && !IMPORT_FORMATS.includes(opts.format)) {
     throw new InputError(`unknown format "${opts.format}"; one of: ${IMPORT_FORMATS.join(", ")}`, { field: "format" });

@@ -8,6 +8,7 @@ import { createInterface } from "node:readline";
 import { InputError } from "../../util/errors.js";
 import type { ProgressFn } from "../../util/progress.js";
 import { checkInputFile } from "../input-file.js";
+import { checkUtf8File, loneSurrogateField } from "./text-encoding.js";
 import type { RecordSource, SourceRow } from "./source.js";
 
 function parseLine(line: string, file: string, row: number): Record<string, unknown> {
@@ -20,12 +21,17 @@ function parseLine(line: string, file: string, row: number): Record<string, unkn
   if (v === null || typeof v !== "object" || Array.isArray(v)) {
     throw new InputError("expected one JSON object per line", { file, row });
   }
+  // A `\ud800` escape makes a lone surrogate, which UTF-8 (and so Arrow) cannot store.
+  const bad = loneSurrogateField(v as Record<string, unknown>);
+  if (bad !== undefined) throw new InputError("the text holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not valid Unicode", { file, row, field: bad });
   return v as Record<string, unknown>;
 }
 
 export async function openJsonl(file: string, onProgress?: ProgressFn): Promise<RecordSource> {
   const size = await checkInputFile(file);
   if (size === 0) throw new InputError("empty file", { file });
+  // The utf8 stream would turn invalid bytes into U+FFFD silently: check the whole file first.
+  await checkUtf8File(file);
   const stream = createReadStream(file, { encoding: "utf8" });
   let bytes = 0;
   const label = basename(file);

@@ -23,6 +23,23 @@ function wrap(err: unknown, file: string): InputError {
   return new InputError(`cannot read Parquet: ${msg}${hint}`, { file });
 }
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Strings arrive as bytes (`utf8: false`) and are decoded here strictly: hyparquet's own decoding
+ * would turn invalid bytes into U+FFFD without a word.
+ */
+function decodeText(values: Record<string, unknown>, file: string, row: number): void {
+  for (const [k, v] of Object.entries(values)) {
+    if (!(v instanceof Uint8Array)) continue;
+    try {
+      values[k] = utf8.decode(v);
+    } catch {
+      throw new InputError("the text is not valid UTF-8 (Latin-1 bytes or an encoded lone surrogate?)", { file, row, field: k });
+    }
+  }
+}
+
 export async function openParquet(file: string, onProgress?: ProgressFn): Promise<RecordSource> {
   let metadata: FileMetaData;
   let buffer: Awaited<ReturnType<typeof asyncBufferFromFile>>;
@@ -51,14 +68,23 @@ export async function openParquet(file: string, onProgress?: ProgressFn): Promis
     let start = 0;
     for (const group of metadata.row_groups) {
       const end = start + Number(group.num_rows);
-      let objs: Record<string, unknown>[];
-      try {
-        objs = await parquetReadObjects({ file: buffer, metadata, rowStart: start, rowEnd: end, compressors: comp });
-      } catch (err) {
-        throw wrap(err, file);
+      // One column at a time: hyparquet reads a row group's columns as parallel promises, and
+      // when two of them fail (damage in two columns) the second rejection goes unhandled and
+      // kills the process. With one column per call there is one promise, which we await.
+      const objs: Record<string, unknown>[] = Array.from({ length: end - start }, () => ({}));
+      for (const name of columns) {
+        let part: Record<string, unknown>[];
+        try {
+          part = await parquetReadObjects({ file: buffer, metadata, rowStart: start, rowEnd: end, columns: [name], compressors: comp, utf8: false });
+        } catch (err) {
+          throw wrap(err, file);
+        }
+        if (part.length !== objs.length) throw new InputError(`damaged Parquet file: column "${name}" has ${part.length} rows in a row group of ${objs.length}`, { file });
+        for (let i = 0; i < part.length; i++) objs[i][name] = part[i][name];
       }
       for (const values of objs) {
         row++;
+        decodeText(values, file, row);
         yield { row, values };
       }
       start = end;

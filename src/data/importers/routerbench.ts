@@ -53,6 +53,25 @@ export function unwrapListCell(v: unknown, file: string, row: number, field: str
   }
 }
 
+/** A whole cell that is a Python list of numbers or None, e.g. `[1, 2]` or `[None, 3.5]`. */
+const NON_STRING_LIST = /^\s*\[\s*(?:(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|None|True|False)\s*,\s*)*(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|None|True|False)?\s*,?\s*\]\s*$/;
+
+/**
+ * A prompt cell unwrapped: like unwrapListCell, but a list that holds no text (`[]`, `[None]`,
+ * `['']`) or is a list of numbers (`[1, 2]`) is an error, not an empty or literal prompt.
+ */
+export function promptCell(v: unknown, file: string, row: number, field: string): string[] | null {
+  if (typeof v === "string" && NON_STRING_LIST.test(v) && !/^\s*\[\s*\]\s*$/.test(v) && !/^\s*\[\s*None\s*\]\s*$/.test(v)) {
+    throw new InputError(`the prompt is a Python list of non-strings (${v.trim().slice(0, 40)}), not a list of prompt texts`, { file, row, field });
+  }
+  const parts = unwrapListCell(v, file, row, field);
+  if (parts !== null && parts.every((p) => p.trim() === "")) {
+    const shown = typeof v === "string" ? v.trim().slice(0, 40) : JSON.stringify(v);
+    throw new InputError(`the prompt list ${shown} holds no text (an empty prompt)`, { file, row, field });
+  }
+  return parts;
+}
+
 export interface IngestResult {
   rows: number;
 }
@@ -92,7 +111,7 @@ export async function ingestWide(src: RecordSource, acc: Accumulator): Promise<I
     rows++;
     const id = requiredText(values.sample_id, file, row, "sample_id");
     const evalName = requiredText(values.eval_name, file, row, "eval_name");
-    const parts = unwrapListCell(values.prompt, file, row, "prompt");
+    const parts = promptCell(values.prompt, file, row, "prompt");
     if (parts === null) throw new InputError("missing value", { file, row, field: "prompt" });
     const duplicate = acc.has(id);
     const src = { file, row };

@@ -200,6 +200,7 @@ function resolveModels(models: readonly string[] | undefined): ModelName[] {
 
 /** The table and the latent attributes that produced it (for tests and analysis). */
 export function synthesizeWithLatents(opts: SynthOptions): { table: OutcomeTable; latents: SynthLatents } {
+  if (opts === null || typeof opts !== "object") throw new InputError("synthesize needs options { prompts, seed }");
   if (!Number.isInteger(opts.prompts) || opts.prompts < 1) throw new InputError(`prompts must be a positive integer, got ${opts.prompts}`, { field: "prompts" });
   if (!Number.isFinite(opts.seed)) throw new InputError(`seed must be a number, got ${opts.seed}`, { field: "seed" });
   const models = resolveModels(opts.models);
