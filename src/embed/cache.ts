@@ -23,8 +23,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { Field, FixedSizeList, Float32, Schema, Table, Utf8, makeData, makeVector, tableFromIPC, tableToIPC, vectorFromArray } from "apache-arrow";
+import { Field, FixedSizeList, Float32, Schema, Table, Utf8, makeData, makeVector, tableToIPC, vectorFromArray } from "apache-arrow";
 import type { PreparationOptions } from "./embedder.js";
+import { readArrowIpcGuarded } from "../data/arrow-guard.js";
 import { writeFileAtomic } from "../util/atomic.js";
 
 export const CACHE_FORMAT = "routekit.embeddings/2";
@@ -92,7 +93,9 @@ export function decodeShard(bytes: Uint8Array, embedderId: string): { dim: numbe
   const payload = bytes.subarray(HEADER_BYTES);
   const sum = createHash("sha256").update(payload).digest();
   if (!sum.equals(Buffer.from(bytes.buffer, bytes.byteOffset + SHARD_MAGIC.length, 32))) throw new Error("shard checksum mismatch");
-  const table = tableFromIPC(payload);
+  // The checksum rules out damage; the structural guard also bounds the work on a shard that
+  // someone wrote with a matching checksum by hand (defence in depth, cheap on our small files).
+  const table = readArrowIpcGuarded(payload);
   const md = table.schema.metadata;
   if (md.get("format") !== CACHE_FORMAT) throw new Error("not a routekit embedding shard");
   if (md.get("embedder") !== embedderId) throw new Error(`shard of embedder ${md.get("embedder")}`);
