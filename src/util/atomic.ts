@@ -349,10 +349,13 @@ async function removeLeftovers(path: string): Promise<void> {
  * Complete a swap interrupted by a crash, so that `path` holds a complete folder again: roll
  * forward to the new folder if it is still there, else back to the old one; then drop the
  * journal and the other copy. A live writer's swap is waited for (it takes milliseconds), never
- * touched. Called by readers of output folders and by every writer before it writes.
+ * touched. A missing path's ancestors are recovered first. Called by readers of output folders
+ * and by every writer before it writes.
  */
 export async function recoverDir(path: string): Promise<void> {
   const parent = dirname(path);
+  // A missing path may sit in a folder whose own swap was interrupted (a router inside runs/<name>).
+  if (parent !== path && !(await exists(path))) await recoverDir(parent);
   for (let attempt = 0; ; attempt++) {
     const journals = (await leftoversOf(path)).filter((l) => l.kind === "swap");
     if (journals.length === 0) return;
