@@ -1,10 +1,10 @@
 /**
  * Budget fidelity: does `route --budget B` spend B on prompts the router never saw, and reach
  * the quality its operating points promised? For each router and split seed, the router is
- * trained as `routekit train` does (pooled, 10% validation), its operating points are measured
- * two ways (out of fold over train + validation, what `train` saves; and on the validation rows
- * alone, what `run` saves), and the held-out test prompts are routed at 9 budgets spread
- * log-evenly over the router's cost range. Reported: mean |spend / B - 1|, how many budgets
+ * trained as `routekit train` does (pooled; 10% or 30% of train for validation), its operating
+ * points are measured on the validation rows (the default) or out of fold (`--points-on
+ * crossfit`), and the held-out test prompts are routed at 9 budgets spread log-evenly over the
+ * router's cost range. Reported: mean |spend / B - 1|, how many budgets
  * land within 10%, and how many reach the promised quality interval's lower end.
  *
  * On the bundled data always; on the RouterBench subset in ../shared when it is there.
@@ -31,6 +31,7 @@ interface Tally {
   within: number;
   reached: number;
 }
+
 
 function cpuSeconds(): number {
   const u = process.cpuUsage();
@@ -63,34 +64,49 @@ function tally(router: PredictiveRouter, q: Float64Array, test: OutcomeTable, op
   }
 }
 
+/** Train as `routekit train` does at one validation fraction; the router, its test predictions, and its points measured both ways. */
+async function trained(table: OutcomeTable, spec: string, seed: number, validationFraction: number) {
+  const t = await trainOnTable(table, { spec, seed, embedder: "use-lite", validationFraction });
+  const router = t.router as PredictiveRouter;
+  const train = { table: selectRows(table, t.rows.train), embeddings: t.trainEmbeddings };
+  const c0 = cpuSeconds();
+  const crossfit = await crossFittedOperatingPoints(router, t.validation ? [train, t.validation] : [train], seed);
+  const crossfitCpu = cpuSeconds() - c0;
+  const validation = await operatingPointsOn(router, t.validation, seed);
+  const test = selectRows(table, t.rows.test);
+  const embeddings = router.needsEmbeddings ? (await embedTexts(test.texts, test.evals, { spec: "use-lite", preparation: t.embedder!.preparation, prefixes: t.prefixes })).matrix : null;
+  const q = await router.predictQuality({ ids: test.ids, texts: test.texts, evals: test.evals, embeddings });
+  return { router, test, q, crossfit: crossfit!, validation: validation!, crossfitCpu };
+}
+
 async function measure(label: string, table: OutcomeTable, lines: string[]): Promise<void> {
   for (const spec of ROUTERS) {
-    const byWay: Record<string, Tally> = { crossfit: { deviations: [], within: 0, reached: 0 }, validation: { deviations: [], within: 0, reached: 0 } };
+    const ways = ["validation, 10% of train (default)", "validation, 30% of train", "crossfit, 10% of train"];
+    const byWay = new Map(ways.map((w) => [w, { deviations: [] as number[], within: 0, reached: 0, prompts: 0 }]));
     let fitCpu = 0;
-    let prompts = { crossfit: 0, validation: 0 };
     for (const seed of SEEDS) {
       process.stderr.write(`budget: ${label} ${spec} seed ${seed}\n`);
-      const trained = await trainOnTable(table, { spec, seed, embedder: "use-lite" });
-      const router = trained.router as PredictiveRouter;
-      const train = { table: selectRows(table, trained.rows.train), embeddings: trained.trainEmbeddings };
-      const c0 = cpuSeconds();
-      const crossfit = await crossFittedOperatingPoints(router, trained.validation ? [train, trained.validation] : [train], seed);
-      fitCpu += cpuSeconds() - c0;
-      const validation = await operatingPointsOn(router, trained.validation, seed);
-      const test = selectRows(table, trained.rows.test);
-      const embeddings = router.needsEmbeddings ? (await embedTexts(test.texts, test.evals, { spec: "use-lite", preparation: trained.embedder!.preparation, prefixes: trained.prefixes })).matrix : null;
-      const q = await router.predictQuality({ ids: test.ids, texts: test.texts, evals: test.evals, embeddings });
-      tally(router, q, test, crossfit!, byWay.crossfit);
-      tally(router, q, test, validation!, byWay.validation);
-      prompts = { crossfit: crossfit!.prompts, validation: validation!.prompts };
-      (router as { dispose?: () => void }).dispose?.();
+      const at10 = await trained(table, spec, seed, 0.1);
+      const at30 = await trained(table, spec, seed, 0.3);
+      fitCpu += at10.crossfitCpu;
+      const runs: [string, typeof at10, OperatingPoints][] = [
+        [ways[0], at10, at10.validation],
+        [ways[1], at30, at30.validation],
+        [ways[2], at10, at10.crossfit],
+      ];
+      for (const [way, t, ops] of runs) {
+        const tl = byWay.get(way)!;
+        tally(t.router, t.q, t.test, ops, tl);
+        tl.prompts = ops.prompts;
+      }
+      for (const t of [at10, at30]) (t.router as { dispose?: () => void }).dispose?.();
     }
-    for (const [way, t] of Object.entries(byWay)) {
+    for (const [way, t] of byWay) {
       const n = t.deviations.length;
       const mean = t.deviations.reduce((a, b) => a + b, 0) / n;
       const worst = Math.max(...t.deviations);
       lines.push(
-        `| ${label} | ${spec} | ${way} (${prompts[way as keyof typeof prompts]} prompts) | ${(mean * 100).toFixed(1)}% | ${(worst * 100).toFixed(0)}% | ${t.within}/${n} | ${t.reached}/${n} | ${way === "crossfit" ? `${(fitCpu / SEEDS.length).toFixed(2)} s` : "-"} |`,
+        `| ${label} | ${spec} | ${way}: ${t.prompts} prompts | ${(mean * 100).toFixed(1)}% | ${(worst * 100).toFixed(0)}% | ${t.within}/${n} | ${t.reached}/${n} | ${way.startsWith("crossfit") ? `${(fitCpu / SEEDS.length).toFixed(2)} s` : "-"} |`,
       );
     }
   }
@@ -101,8 +117,8 @@ export const budgetBench: Bench = {
   title: "Budget fidelity: route --budget on held-out prompts (spend and promised quality)",
   async run(): Promise<string> {
     const lines = [
-      `Each router trained as \`routekit train\` does (all datasets pooled, 70/30 split, 10% of train for validation, use-lite), at split seeds ${SEEDS.join(", ")};`,
-      `its operating points measured out of fold over train + validation (5 folds: what \`train\` saves) and on the validation rows alone (what \`run\` saves);`,
+      `Each router trained as \`routekit train\` does (all datasets pooled, 70/30 split, use-lite), at split seeds ${SEEDS.join(", ")}, with 10% of train for validation (the default) and with 30%;`,
+      `its operating points measured on the validation rows by the trained router itself (\`--points-on validation\`, the default), or out of fold over train + validation (5 folds, \`--points-on crossfit\`);`,
       `the held-out test prompts routed at ${FRACTIONS.length} budgets spread log-evenly over the router's cost range (${FRACTIONS.length * SEEDS.length} budgets per row).`,
       `"within 10%": the held-out spend is within 10% of the budget; "reached": held-out quality at or above the promised interval's lower end.`,
       `CPU: the extra CPU seconds per training that the 5 refits of the cross-fit cost.`,

@@ -77,7 +77,8 @@ export function describePlan(plan: RoutePlan): string[] {
     c.t > 0
       ? `mixing lambda ${lambdaText(c.low.lambda ?? Infinity)} (${((1 - c.t) * 100).toFixed(1)}% of prompts) and lambda ${lambdaText(c.high.lambda ?? Infinity)} (${(c.t * 100).toFixed(1)}%) by a seeded draw per prompt text`
       : `at lambda ${lambdaText(c.low.lambda ?? Infinity)}`;
-  const lines = [`expected ${money(c.cost)}/query, quality ${c.quality.toFixed(3)}${qi}: ${mix}${where}`];
+  const ci = c.costInterval ? ` [${money(c.costInterval[0])}, ${money(c.costInterval[1])}]` : "";
+  const lines = [`expected ${money(c.cost)}/query${ci}, quality ${c.quality.toFixed(3)}${qi}: ${mix}${where}`];
   if (c.note) lines.unshift(`note: ${c.note}`);
   if (plan.defaulted === "recorded target") lines.unshift("no --budget, --max-share or --lambda: routing at the router's default target (set by calibrate)");
   if (plan.defaulted === "best-quality point") lines.unshift("no --budget, --max-share or --lambda, and the router records no default target: routing at its best-quality point");
@@ -92,7 +93,7 @@ function jsonOfPlan(plan: RoutePlan) {
   if (plan.mode === "lambda") return { mode: "lambda", lambda: Number.isFinite(plan.lambda!) ? plan.lambda : "inf" };
   const c = plan.choice!;
   const point = (p: typeof c.low) => ({ ...p, lambda: p.lambda === Infinity ? "inf" : p.lambda });
-  return { mode: "target", ...(plan.defaulted ? { defaulted: plan.defaulted } : {}), pointsOn: plan.pointsOn, expectedCost: c.cost, expectedQuality: c.quality, qualityInterval: c.qualityInterval, shares: c.shares, low: point(c.low), high: point(c.high), highShare: c.t, note: c.note };
+  return { mode: "target", ...(plan.defaulted ? { defaulted: plan.defaulted } : {}), pointsOn: plan.pointsOn, expectedCost: c.cost, costInterval: c.costInterval, expectedQuality: c.quality, qualityInterval: c.qualityInterval, shares: c.shares, low: point(c.low), high: point(c.high), highShare: c.t, note: c.note };
 }
 
 /**

@@ -25,6 +25,7 @@ interface TrainCliOptions {
   keep: "head" | "tail";
   stripPrefix: boolean;
   out: string;
+  pointsOn: "validation" | "crossfit";
   json?: boolean;
 }
 
@@ -81,6 +82,11 @@ export function register(program: Command): void {
     .option("--max-chars <n>", "keep at most this many characters of each prepared prompt (0 = all)", "0")
     .addOption(new Option("--keep <end>", "which end to keep when cutting to --max-chars").choices(["head", "tail"]).default("head"))
     .option("--no-strip-prefix", "keep the prefix shared by all prompts of an eval (stripped by default)")
+    .addOption(
+      new Option("--points-on <where>", "where the router's operating points (what route --budget picks from) are measured: validation = the trained router on the validation rows; crossfit = out-of-fold predictions over train + validation (5 refits)")
+        .choices(["validation", "crossfit"])
+        .default("validation"),
+    )
     .requiredOption("--out <dir>", "router directory to write (replaced atomically), e.g. models/knn")
     .option("--json", "print the fit report as JSON")
     .addHelpText("after", () => {
@@ -115,6 +121,7 @@ export function register(program: Command): void {
           validationFraction,
           testFraction,
           cacheDir: o.cacheDir,
+          pointsOn: o.pointsOn,
           onProgress: (stage, done, total, label) => bars[stage].update(done, total, label),
         });
       } finally {

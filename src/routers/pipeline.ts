@@ -37,6 +37,13 @@ export interface TrainOnTableOptions {
   validationFraction?: number;
   testFraction?: number;
   cacheDir?: string | false;
+  /**
+   * Where trainAndSave measures the router's operating points: "validation" (default), the
+   * trained router itself on the validation rows; or "crossfit", out-of-fold predictions over
+   * the training and validation rows (more prompts, but other models' lambdas: see
+   * crossFittedOperatingPoints and `npm run bench -- budget`). Without validation rows, crossfit.
+   */
+  pointsOn?: "validation" | "crossfit";
   /** Progress of the embedding step and of fitting (MLP epochs, grid points), by stage label. */
   onProgress?: (stage: "embed" | "fit", done: number, total: number, label?: string) => void;
 }
@@ -163,9 +170,12 @@ export const OPERATING_POINT_FOLDS = 5;
  * rows are dealt into K folds by a keyed hash of their ids; for each fold, a router of the same
  * type and the chosen hyperparameters is fitted on the other folds and predicts the fold. Every
  * prompt is then predicted by a model that never saw it, and the points are measured on all of
- * them (K refits buy ten times the prompts of the validation part alone: a budget's spend and
- * quality are promised from 1,400 prompts instead of 140 on the bundled data). Routing uses the
- * final router's expected costs, as deployment will.
+ * them: ten times the prompts of the validation part. Routing uses the final router's expected
+ * costs, as deployment will. The catch: the lambdas come from the fold models' predictions, and
+ * the final router's differ; where whole groups of prompts switch model at one lambda
+ * (task-prior), a lambda can land on the other side of a switch for the final router. Measured
+ * (`npm run bench -- budget`, BENCHMARKS.md), this beats validation-only points on the bundled
+ * data for linear and knn and loses elsewhere, so it is an option, not the default.
  */
 export async function crossFittedOperatingPoints(router: Router, sets: TrainingSet[], seed: number, folds = OPERATING_POINT_FOLDS): Promise<OperatingPoints | null> {
   if (router.kind !== "predictive") return null;
@@ -241,16 +251,16 @@ export interface TrainAndSaveResult extends TrainOnTableResult {
   operatingPoints: OperatingPoints | null;
 }
 
-/** trainOnTable, measure its operating points on the validation rows, then save the router directory atomically. */
+/** trainOnTable, measure its operating points (on the validation rows by default), then save the router directory atomically. */
 export async function trainAndSave(table: OutcomeTable, out: string, opts: TrainOnTableOptions): Promise<TrainAndSaveResult> {
   checkTrainable(opts.spec);
   const result = await trainOnTable(table, opts);
   const seed = opts.seed ?? ROUTERBENCH_SPLIT.seed;
-  const train = selectRows(table, result.rows.train);
-  const trainSet: TrainingSet = { table: train, embeddings: result.trainEmbeddings };
-  const operatingPoints =
-    (await crossFittedOperatingPoints(result.router, result.validation ? [trainSet, result.validation] : [trainSet], seed)) ??
-    (await operatingPointsOn(result.router, result.validation, seed));
+  const trainSet: TrainingSet = { table: selectRows(table, result.rows.train), embeddings: result.trainEmbeddings };
+  const crossfit = opts.pointsOn === "crossfit" || !result.validation;
+  const operatingPoints = crossfit
+    ? await crossFittedOperatingPoints(result.router, result.validation ? [trainSet, result.validation] : [trainSet], seed)
+    : await operatingPointsOn(result.router, result.validation, seed);
   await saveRouter(result.router, out, {
     embedder: result.embedder,
     split: result.split,

@@ -63,8 +63,13 @@ export interface TargetChoice {
   readonly high: OperatingPoint;
   /** Share of prompts routed at `high` (0 when the choice is the vertex `low`). */
   readonly t: number;
-  /** Expected US$ per query, quality (interval interpolated between the vertices') and shares of the mix. */
+  /**
+   * Expected US$ per query, quality and shares of the mix; the intervals are interpolated
+   * between the two vertices' bootstrap intervals (what the points' own sample allows: a
+   * budget's real spend can miss it by about the cost interval's half-width).
+   */
   readonly cost: number;
+  readonly costInterval: readonly [number, number] | null;
   readonly quality: number;
   readonly qualityInterval: readonly [number, number] | null;
   readonly shares: Readonly<Record<string, number>>;
@@ -82,9 +87,22 @@ function mixShares(a: OperatingPoint, b: OperatingPoint, t: number): Record<stri
   return Object.fromEntries(models.map((m) => [m, lerp(a.shares[m] ?? 0, b.shares[m] ?? 0, t)]));
 }
 
+function lerpInterval(a: readonly [number, number] | null, b: readonly [number, number] | null, t: number): readonly [number, number] | null {
+  return a && b ? [lerp(a[0], b[0], t), lerp(a[1], b[1], t)] : null;
+}
+
 function choice(a: OperatingPoint, b: OperatingPoint, t: number, note: string | null): TargetChoice {
-  const qi = a.qualityInterval && b.qualityInterval ? ([lerp(a.qualityInterval[0], b.qualityInterval[0], t), lerp(a.qualityInterval[1], b.qualityInterval[1], t)] as const) : null;
-  return { low: a, high: b, t, cost: lerp(a.cost, b.cost, t), quality: lerp(a.quality, b.quality, t), qualityInterval: qi, shares: mixShares(a, b, t), note };
+  return {
+    low: a,
+    high: b,
+    t,
+    cost: lerp(a.cost, b.cost, t),
+    costInterval: lerpInterval(a.costInterval, b.costInterval, t),
+    quality: lerp(a.quality, b.quality, t),
+    qualityInterval: lerpInterval(a.qualityInterval, b.qualityInterval, t),
+    shares: mixShares(a, b, t),
+    note,
+  };
 }
 
 /**

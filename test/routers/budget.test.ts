@@ -29,9 +29,11 @@ beforeAll(async () => {
   cache = join(root, "cache");
   router = join(root, "linear");
   table = await readOutcomeTable("data/default.arrow");
-  await trainAndSave(table, router, { spec: "linear:alpha=1", seed: SEED, embedder: "hash", cacheDir: cache });
+  // Budget fidelity is bounded by the prompts the points are measured on (BENCHMARKS.md, budget):
+  // 10% of the bundled training part is 140 prompts, about ±10% on a budget; 30% is 420.
+  await trainAndSave(table, router, { spec: "linear:alpha=1", seed: SEED, embedder: "hash", cacheDir: cache, validationFraction: 0.3 });
   // The prompts the router never saw: the test parts of the split it was trained on.
-  const split = pooledSplit(table, makeSplits(table, { kind: "in-distribution", testFraction: 0.3, validationFraction: 0.1, seed: SEED }));
+  const split = pooledSplit(table, makeSplits(table, { kind: "in-distribution", testFraction: 0.3, validationFraction: 0.3, seed: SEED }));
   heldOut = selectRows(table, split.test);
 }, 120_000);
 afterAll(async () => {
@@ -82,8 +84,8 @@ describe("route --budget on a saved router", () => {
   it("spends within 10% of the budget and reaches the promised quality, across the router's range", async () => {
     const { manifest } = await loadRouter(router);
     const ops = operatingPointsOf(manifest)!;
-    expect(ops.on).toBe("crossfit");
-    expect(ops.prompts).toBe(1400); // every training and validation prompt, each predicted out of fold
+    expect(ops.on).toBe("validation");
+    expect(ops.prompts).toBe(420); // the trained router itself, on its 420 validation prompts
     const lo = ops.points[0].cost;
     const hi = ops.points[ops.points.length - 1].cost;
     // Budgets spread evenly (log scale) over the range the router can spend in: not chosen by outcome.
@@ -96,13 +98,16 @@ describe("route --budget on a saved router", () => {
       const got = realised(models);
       const deviation = Math.abs(got.cost / budget - 1);
       deviations.push(deviation);
-      // 600 held-out prompts are a sample too: where the spend misses by more than 10%, the
-      // budget must still lie inside the held-out spend's own 95% interval (a miss within noise).
+      // The points were measured on 420 prompts and the spend on 600 others: both are samples.
+      // Where the spend misses by more than 10%, the miss must be within their joint noise
+      // (the 95% half-widths of the promised cost and of the held-out spend, in quadrature).
       const held = heldOutIntervals(models);
-      if (deviation > 0.1) expect(budget, `budget ${budget}: spent ${got.cost} [${held.cost}]`).toBeGreaterThanOrEqual(held.cost[0]);
-      if (deviation > 0.1) expect(budget, `budget ${budget}: spent ${got.cost} [${held.cost}]`).toBeLessThanOrEqual(held.cost[1]);
-      // Quality: the held-out interval reaches the promised interval (no shortfall beyond both samples' noise).
-      expect(held.quality[1], `budget ${budget}: got ${got.quality}, promised ${plan.choice!.quality} ${String(plan.choice!.qualityInterval)}`).toBeGreaterThanOrEqual(plan.choice!.qualityInterval![0]);
+      const half = (iv: readonly [number, number]) => (iv[1] - iv[0]) / 2;
+      const noise = Math.hypot(half(plan.choice!.costInterval!), half(held.cost));
+      if (deviation > 0.1) expect(Math.abs(got.cost - budget), `budget ${budget}: spent ${got.cost}, joint noise ${noise}`).toBeLessThanOrEqual(noise);
+      // Quality: no shortfall beyond the same joint noise.
+      const qNoise = Math.hypot(half(plan.choice!.qualityInterval!), half(held.quality));
+      expect(got.quality, `budget ${budget}: got ${got.quality}, promised ${plan.choice!.quality}`).toBeGreaterThanOrEqual(plan.choice!.quality - qNoise);
     }
     // On average over the budgets, within 10%.
     expect(deviations.reduce((a, b) => a + b, 0) / deviations.length).toBeLessThanOrEqual(0.1);
@@ -124,7 +129,7 @@ describe("route --budget on a saved router", () => {
     }
     expect(new Set(out.prompts.map((p: { lambda: number }) => p.lambda)).size).toBe(2); // 40 prompts: both points drawn
     const t = await runCli(["route", router, "--budget", "0.0003", "--input", file, "--cache-dir", cache]);
-    expect(t.stdout).toMatch(/^expected \$0\.000300\/query, quality 0\.\d{3} \[0\.\d{3}, 0\.\d{3}\]: mixing lambda \S+ \(\d+\.\d% of prompts\) and lambda \S+ \(\d+\.\d%\) by a seeded draw per prompt text \(operating points measured on 1400 crossfit prompts\)$/m);
+    expect(t.stdout).toMatch(/^expected \$0\.000300\/query \[\$0\.\d+, \$0\.\d+\], quality 0\.\d{3} \[0\.\d{3}, 0\.\d{3}\]: mixing lambda \S+ \(\d+\.\d% of prompts\) and lambda \S+ \(\d+\.\d%\) by a seeded draw per prompt text \(operating points measured on 420 validation prompts\)$/m);
     expect(t.stdout).toMatch(/^id\s+model\s+lambda\s+point \$\/query\s+point quality$/m);
     // The same prompt routes the same way alone as in a batch (the draw is keyed by its text).
     const one = await runCli(["route", router, "--budget", "0.0003", heldOut.texts[3], "--cache-dir", cache, "--json"]);
@@ -163,6 +168,22 @@ describe("route --budget on a saved router", () => {
   });
 });
 
+describe("operating points measured out of fold (--points-on crossfit)", () => {
+  it("come from every training and validation prompt, each predicted by a router that never saw it", async () => {
+    const dir = join(root, "linear-crossfit");
+    await trainAndSave(table, dir, { spec: "linear:alpha=1", seed: SEED, embedder: "hash", cacheDir: cache, pointsOn: "crossfit" });
+    const ops = operatingPointsOf((await loadRouter(dir)).manifest)!;
+    expect(ops.on).toBe("crossfit");
+    expect(ops.prompts).toBe(1400);
+    // More prompts, narrower intervals than the 420 validation prompts give.
+    const width = (o: typeof ops) => o.points[o.points.length - 1].qualityInterval![1] - o.points[o.points.length - 1].qualityInterval![0];
+    expect(width(ops)).toBeLessThan(width(operatingPointsOf((await loadRouter(router)).manifest)!));
+    const { plan } = await routeWithSavedRouter(dir, prompts(), { target: { budget: 0.0003 } }, { cacheDir: cache });
+    expect(plan.pointsOn).toEqual({ on: "crossfit", prompts: 1400 });
+    expect(plan.choice!.cost).toBeCloseTo(0.0003, 12);
+  });
+});
+
 describe("calibrate", () => {
   let traffic = "";
   beforeAll(async () => {
@@ -186,7 +207,7 @@ describe("calibrate", () => {
     const routed = await runCli(["route", out, "hello", "--cache-dir", cache]);
     expect(routed.code, routed.stderr).toBe(0);
     expect(routed.stdout).toMatch(/^no --budget, --max-share or --lambda: routing at the router's default target \(set by calibrate\)$/m);
-    expect(routed.stdout).toMatch(/^expected \$0\.000400\/query/m);
+    expect(routed.stdout).toMatch(/^expected \$0\.000400\/query \[/m);
   });
 
   it("library: calibrated points on the very traffic routed give back the budget exactly in expectation", async () => {
@@ -206,7 +227,7 @@ describe("calibrate", () => {
     const r = await runCli(["calibrate", router, seen, "--out", join(root, "nope"), "--cache-dir", cache]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toMatch(/this router was fitted or tuned on 1400 of the 2000 calibration prompts \(1260 training, 140 validation\); use prompts it has not seen, or pass --allow-overlap/);
+    expect(r.stderr).toMatch(/this router was fitted or tuned on 1400 of the 2000 calibration prompts \(980 training, 420 validation\); use prompts it has not seen, or pass --allow-overlap/);
     const ok = await runCli(["calibrate", router, seen, "--out", join(root, "yes"), "--cache-dir", cache, "--allow-overlap"]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/warning: 1400 of the 2000 prompts were fitted or tuned on/);
