@@ -82,9 +82,17 @@ export async function embedTexts(texts: readonly string[], evals: readonly strin
   let dim = cache?.dimension || opts.embedder?.dimension || 0;
   // Writers of one cache key take its lock, so that concurrent runs do not all compute the
   // same rows: a waiter reloads the shards written meanwhile and computes only what is left.
-  const lock = cache && (missing.length || cache.needsCompaction) ? await (missing.length ? acquireLock : tryLock)(cacheLockPath(cache.dir), {
-    onWait: (holder) => progress(n - missing.length, n, `waiting for another routekit process${holder ? ` (pid ${holder.pid})` : ""} embedding into the same cache`),
-  }) : null;
+  // With nothing to compute, the lock is only wanted for an optional compaction: skip it if it is
+  // held, or if the cache cannot be written (a read-only cache still serves its vectors).
+  const onWait = (holder: { pid: number } | null) =>
+    progress(n - missing.length, n, `waiting for another routekit process${holder ? ` (pid ${holder.pid})` : ""} embedding into the same cache`);
+  const lock = !cache
+    ? null
+    : missing.length
+      ? await acquireLock(cacheLockPath(cache.dir), { onWait })
+      : cache.needsCompaction
+        ? await tryLock(cacheLockPath(cache.dir)).catch(() => null)
+        : null;
   let hits = 0;
   try {
     if (lock && cache) {
