@@ -391,9 +391,16 @@ export async function recoverDir(path: string): Promise<void> {
  * leaves the previous folder untouched and removes the staging copy; a crash at any moment leaves
  * the previous or the new folder complete (see the module comment). Errors name `opts.label`.
  */
-export async function writeDirAtomic(path: string, fill: (stagingDir: string) => Promise<void>, opts: OutputDirOptions = {}): Promise<void> {
+export async function writeDirAtomic(outPath: string, fill: (stagingDir: string) => Promise<void>, opts: OutputDirOptions = {}): Promise<void> {
   const label = opts.label ?? "--out";
-  await checkOutputDir(path, opts);
+  await checkOutputDir(outPath, opts);
+  // An output that is a link to a folder: replace the folder it points to and keep the link.
+  let path = outPath;
+  if ((await lstat(outPath).catch(() => null))?.isSymbolicLink()) {
+    path = await realpath(outPath).catch(() => {
+      throw refuse(label, `${outPath} is a symbolic link to nothing`);
+    });
+  }
   await removeLeftovers(path);
   const token = newToken();
   const tmp = sibling(path, "new", token);
@@ -401,7 +408,7 @@ export async function writeDirAtomic(path: string, fill: (stagingDir: string) =>
     await mkdir(dirname(path), { recursive: true });
     await mkdir(tmp);
   } catch (err) {
-    throw outputError(err, path, label);
+    throw outputError(err, outPath, label);
   }
   const heartbeat = setInterval(() => {
     const now = new Date();
@@ -420,7 +427,7 @@ export async function writeDirAtomic(path: string, fill: (stagingDir: string) =>
     }
     await publish(path, tmp, token).catch(async (err: unknown) => {
       await rm(tmp, { recursive: true, force: true });
-      throw outputError(err, path, label);
+      throw outputError(err, outPath, label);
     });
   } finally {
     clearInterval(heartbeat);

@@ -5,7 +5,7 @@
  * with one line naming --out. The kill-the-process version is test/util/crash-kill.test.ts.
  */
 import { describe, expect, it, beforeEach } from "vitest";
-import { mkdir, mkdtemp, readFile, readdir, writeFile, symlink, utimes } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readFile, readdir, writeFile, symlink, utimes } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -60,6 +60,15 @@ describe("writeDirAtomic", () => {
     await folder(out, { "results.json": "old", "plots/a.svg": "a", "plots/b.svg": "b", "plots/c.svg": "c" });
     await writeDirAtomic(out, (d) => folder(d, { "results.json": "new", "plots/a.svg": "A" }), { marker: "results.json" });
     expect(await contents(out)).toEqual({ "results.json": "new", "plots/a.svg": "A" });
+    expect(await hidden()).toEqual([]);
+  });
+
+  it("an output that is a link to a folder replaces the folder and keeps the link", async () => {
+    await folder(join(root, "real"), { "results.json": "old", "stale.svg": "x" });
+    await symlink(join(root, "real"), join(root, "latest"));
+    await writeDirAtomic(join(root, "latest"), (d) => folder(d, { "results.json": "new" }), { marker: "results.json" });
+    expect((await lstat(join(root, "latest"))).isSymbolicLink()).toBe(true);
+    expect(await contents(join(root, "real"))).toEqual({ "results.json": "new" });
     expect(await hidden()).toEqual([]);
   });
 
