@@ -33,7 +33,7 @@ function oneLine(r: { code: number; stdout: string; stderr: string }): string {
   expect(r.stdout).toBe("");
   const lines = r.stderr.trimEnd().split("\n");
   expect(lines, r.stderr).toHaveLength(1);
-  expect(r.stderr).not.toMatch(/\.tmp-|    at /);
+  expect(r.stderr).not.toMatch(/\.tmp-| {4}at /);
   return lines[0];
 }
 
