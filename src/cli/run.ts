@@ -15,7 +15,7 @@ export function register(program: Command): void {
         "The resolved config and library versions are saved next to the results, so a rerun reproduces results.json byte for byte.",
     )
     .argument("<config>", "experiment config, e.g. experiments/default.yaml")
-    .option("--out <dir>", "output directory (default: the config's `output`, else runs/<name>)")
+    .option("--out <dir>", "output directory, replaced whole in one atomic step (default: the config's `output`, else runs/<name>)")
     .option("--cache-dir <dir>", `embedding cache (default: $ROUTEKIT_CACHE_DIR or ${defaultCacheDir()})`)
     .option("--json", "print the summary as JSON")
     .option("--quiet", "no progress output")
