@@ -13,6 +13,21 @@ describe("models/example-linear", () => {
     expect(manifest.embedder?.spec).toBe("use-lite");
     expect(manifest.seed).toBe(42);
     expect(router.pool).toHaveLength(11);
+    // What models/README.md says it was made with: 30% of train for validation, points measured there.
+    expect(manifest.split).toMatchObject({ validationFraction: 0.3, trainRows: 980, validationRows: 420 });
+    expect(manifest.operatingPoints).toMatchObject({ on: "validation", prompts: 420 });
+    expect(manifest.fittedOn.train.count + manifest.fittedOn.validation.count).toBe(1400);
+  });
+
+  it("routes at a budget, as the README shows", async () => {
+    const cache = await mkdtemp(join(tmpdir(), "rk-example-"));
+    const r = await runCli(["route", "models/example-linear", "--budget", "0.0002", "--json", "--cache-dir", cache, "Write a Python function that returns the nth Fibonacci number."]);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.plan.expectedCost).toBeCloseTo(0.0002, 12);
+    expect(j.plan.low.cost).toBeLessThan(0.0002);
+    expect(j.plan.high.cost).toBeGreaterThan(0.0002);
+    expect([j.plan.low.lambda, j.plan.high.lambda]).toContain(j.prompts[0].lambda);
   });
 
   it("routes a prompt from a fresh process, cheap at lambda 0 and by quality at a high lambda", async () => {
