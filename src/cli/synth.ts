@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { writeOutcomeTable } from "../data/arrow-io.js";
 import { DEFAULT_SYNTH_OPTIONS, summarizeSynth, synthesize } from "../data/synth/index.js";
+import { checkOutputFile } from "../util/atomic.js";
 import { InputError } from "../util/errors.js";
 import { formatTable, printJson } from "./output.js";
 
@@ -30,6 +31,7 @@ export function register(program: Command): void {
     .option("--models <list>", "comma-separated subset of the 11 RouterBench models (default: all)")
     .option("--json", "print the summary as JSON")
     .action(async (opts: { out: string; prompts: number; seed: number; models?: string; json?: boolean }) => {
+      await checkOutputFile(opts.out);
       const models = opts.models?.split(",").map((s) => s.trim()).filter(Boolean);
       const table = synthesize({ prompts: opts.prompts, seed: opts.seed, ...(models ? { models } : {}) });
       await writeOutcomeTable(opts.out, table);

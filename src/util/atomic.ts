@@ -465,8 +465,14 @@ async function publish(path: string, tmp: string, token: string): Promise<void> 
   }
   await fsyncPath(parent);
   crashPoint("dir:new-moved");
-  await rm(journal, { force: true });
-  await fsyncPath(parent);
-  crashPoint("dir:journal-removed");
-  await rm(backup, { recursive: true, force: true });
+  // The new folder is in place: what follows is tidying, and a failure there is not the
+  // command's (a journal or backup left behind is removed by the next reader or writer).
+  try {
+    await rm(journal, { force: true });
+    await fsyncPath(parent);
+    crashPoint("dir:journal-removed");
+    await rm(backup, { recursive: true, force: true });
+  } catch {
+    // see above
+  }
 }
