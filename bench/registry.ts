@@ -16,3 +16,5 @@ import { mainJobBench } from "./main-job.js";
 benches.push(mainJobBench);
 import { budgetBench } from "./budget.js";
 benches.push(budgetBench);
+import { fuzzBench } from "./fuzz.js";
+benches.push(fuzzBench);

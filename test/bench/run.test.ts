@@ -16,6 +16,6 @@ describe("BENCHMARKS.md sections", () => {
   it("registers every benchmark under a unique name", () => {
     const names = benches.map((b) => b.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(names).toEqual(expect.arrayContaining(["import", "synth", "embed", "routers", "evaluate", "main-job"]));
+    expect(names).toEqual(expect.arrayContaining(["import", "synth", "embed", "routers", "evaluate", "main-job", "fuzz"]));
   });
 });

@@ -59,6 +59,7 @@ export async function openParquet(file: string, onProgress?: ProgressFn): Promis
   } catch (err) {
     throw wrap(err, file);
   }
+  if (!columns.every((c) => typeof c === "string")) throw new InputError("damaged Parquet file: a column has no name", { file });
   const total = Number(metadata.num_rows);
   if (total === 0) throw new InputError("the Parquet file has no rows (empty file)", { file });
   const comp = cappedCompressors();
