@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readOutcomeTable } from "../../src/data/arrow-io.js";
-import { importFiles } from "../../src/data/importers/index.js";
+import { importFiles, loadPrices } from "../../src/data/importers/index.js";
 import { detectDelimiter } from "../../src/data/importers/csv.js";
 import { tableInfo } from "../../src/data/info.js";
 import { synthesize } from "../../src/data/synth/index.js";
@@ -88,6 +88,7 @@ describe("paths that are not files", () => {
     await expect(importFiles([dir])).rejects.toThrow(new RegExp(`^${dir}: cannot read: is a directory, not a file$`));
     await expect(readOutcomeTable(dir)).rejects.toThrow(/cannot read the outcome table: is a directory, not a file$/);
     await expect(loadExperiment(dir)).rejects.toThrow(/cannot read the config: is a directory, not a file$/);
+    await expect(loadPrices(dir)).rejects.toThrow(/cannot read the price table: is a directory, not a file$/);
   });
 });
 

@@ -7,8 +7,8 @@
  * SHA-256), so the same text in two files is the same prompt.
  */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { InputError } from "../../util/errors.js";
+import { readInputFile } from "../input-file.js";
 import type { Accumulator, CellFields, PromptFields } from "./accumulate.js";
 import { isIndexColumn, numberCell, preview, requireColumns, requiredText, textCell, type RecordSource } from "./source.js";
 
@@ -21,12 +21,7 @@ export function promptIdOf(text: string): string {
 
 /** Reads and checks a price table: `{"model": {"input": 10, "output": 30}}`. */
 export async function loadPrices(file: string): Promise<PriceTable> {
-  let raw: string;
-  try {
-    raw = await readFile(file, "utf8");
-  } catch (err) {
-    throw new InputError(`cannot read the price table: ${(err as Error).message}`, { file });
-  }
+  const raw = (await readInputFile(file, "price table")).toString("utf8");
   let v: unknown;
   try {
     v = JSON.parse(raw);
