@@ -110,8 +110,8 @@ describe("routekit run", () => {
     const good = parseExperiment(configText(tablePath), "c.yaml");
     await runExperiment({ ...good, splits: [good.splits[0]], routers: [good.routers[1]] }, { outDir: out, cacheDir: join(dir, "cache") });
     const before = await readFile(join(out, "results.json"), "utf8");
-    // k=0 passes the config schema and fails only inside training, mid-run
-    const bad = parseExperiment(configText(tablePath).replace("k: [3, 9]", "k: [0]"), "bad.yaml");
+    // a grid value the config check now refuses, put in after parsing: it fails only inside training, mid-run
+    const bad = { ...good, routers: good.routers.map((r, i) => (i === 0 ? { ...r, grid: { k: [0] } } : r)) };
     await expect(runExperiment(bad, { outDir: out, cacheDir: join(dir, "cache") })).rejects.toThrow();
     expect(await readFile(join(out, "results.json"), "utf8")).toBe(before);
     expect((await readdir(dir)).filter((f) => f.includes(".tmp-"))).toEqual([]);
