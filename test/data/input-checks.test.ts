@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,6 +45,16 @@ describe("text encodings", () => {
     await expect(importFiles([await put("sur.csv", csv)])).rejects.toThrow(/sur\.csv: not valid UTF-8 at line \d .*lone UTF-16 surrogate/);
     const jsonl = `{"prompt": "ok", "model": "a", "score": 1, "cost": 0.1}\n{"prompt": "bad \\ud800 text", "model": "a", "score": 1, "cost": 0.1}\n`;
     await expect(importFiles([await put("sur.jsonl", jsonl)])).rejects.toThrow(/sur\.jsonl, row 2, field "prompt": the text holds a lone UTF-16 surrogate/);
+  });
+
+  it("a pickle whose text is not UTF-8 (a lone surrogate Python wrote with 'surrogatepass') is an error, not U+FFFD", async () => {
+    const b = Buffer.from(await readFile(join(FIX, "wide-p4.pkl")));
+    const at = b.indexOf("plain ascii");
+    expect(at).toBeGreaterThan(0);
+    b.set([0xed, 0xa0, 0x80], at);
+    await expect(importFiles([await put("sur.pkl", b)])).rejects.toThrow(/sur\.pkl: a text in the pickle is not valid UTF-8/);
+    const ok = await importFiles([join(FIX, "wide-p4.pkl")]);
+    expect(ok.table.texts[0]).toContain("plain ascii");
   });
 
   it("a UTF-16 file (with or without a BOM) is named as UTF-16 with the conversion, not 'binary content'", async () => {

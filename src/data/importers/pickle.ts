@@ -298,15 +298,28 @@ export async function readPickleFrame(file: string): Promise<Frame> {
   // pickleparser prints a console warning for 8-byte lengths above 2^53, which only damaged
   // files hold and which then fail anyway: keep the CLI's output to its one-line error.
   const warn = console.warn;
+  const Decoder = globalThis.TextDecoder;
   try {
     console.warn = () => {};
+    // pickleparser decodes str with a lenient TextDecoder, which turns bytes that are not UTF-8
+    // (Python writes lone surrogates with 'surrogatepass') into U+FFFD without a word. For the
+    // length of this synchronous parse, its decoders are strict.
+    globalThis.TextDecoder = class extends Decoder {
+      constructor(label?: string, options?: ConstructorParameters<typeof TextDecoder>[1]) {
+        super(label, { ...options, fatal: label === undefined || /^utf-?8$/i.test(label) ? true : options?.fatal });
+      }
+    };
     // Each opcode consumes input and lengths are checked against it, so this is linear in the file.
     root = new Parser({ nameResolver: { resolve: nameResolver }, unpicklingTypeOfDictionary: "Map" }).parse(bytes);
   } catch (err) {
+    if ((err as NodeJS.ErrnoException)?.code === "ERR_ENCODING_INVALID_ENCODED_DATA") {
+      throw new InputError("a text in the pickle is not valid UTF-8 (a lone surrogate written with 'surrogatepass'?)", { file });
+    }
     const msg = String((err as Error)?.message ?? err).split("\n")[0].slice(0, 200);
     throw new InputError(`cannot read the pickle: ${msg}; convert it to Parquet with: ${PICKLE_TO_PARQUET}`, { file });
   } finally {
     console.warn = warn;
+    globalThis.TextDecoder = Decoder;
   }
   try {
     // An item needs at least a byte of the file (a memo reference takes two).
