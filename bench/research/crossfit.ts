@@ -13,7 +13,7 @@
 import { parseArgs } from "node:util";
 import { completeRows } from "../../src/data/table.js";
 import { quantile } from "../../src/evaluate/bootstrap.js";
-import { makeRng, shuffled } from "../../src/util/rng.js";
+import { splitKey } from "../../src/data/splits.js";
 import { committedChoices, committedEval, committedLambdas, zeroVertices } from "./committed.js";
 import { embedSubset, loadSubset, preparedTexts } from "./data.js";
 import { METHODS, textFeatures, type Ctx } from "./methods.js";
@@ -47,17 +47,21 @@ if (t) {
   console.log(`| dataset | method | prompts | folds | committed AIQ - Zero (pooled) | 95% interval | per fold | chosen per fold |`);
   console.log(`|---|---|---|---|---|---|---|---|`);
   for (const ds of datasets) {
-    const rows = shuffled(
-      t.datasets.flatMap((x, i) => (x === ds && complete.has(i) ? [i] : [])),
-      makeRng(`crossfit:${seed}:${ds}`),
-    );
-    const folds = Array.from({ length: K }, (_, f) => rows.filter((_, k) => k % K === f).sort((a, b) => a - b));
+    // Folds keyed by prompt id (as routekit's splits are), each listed in id order: the same
+    // rows imported in any order give the same folds and the same figures.
+    const byId = (a: number, b: number) => (t.ids[a] < t.ids[b] ? -1 : t.ids[a] > t.ids[b] ? 1 : 0);
+    const rows = t.datasets
+      .flatMap((x, i) => (x === ds && complete.has(i) ? [i] : []))
+      .map((i) => ({ i, k: splitKey(seed, `crossfit:${ds}`, t.ids[i]) }))
+      .sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
+      .map((x) => x.i);
+    const folds = Array.from({ length: K }, (_, f) => rows.filter((_, k) => k % K === f).sort(byId));
     for (const name of methods) {
       const meth = METHODS[name];
       const perFold: { n: number; diff: number; draws: number[]; h: string }[] = [];
       for (let f = 0; f < K; f++) {
         const test = folds[f];
-        const train = folds.filter((_, g) => g !== f).flat().sort((a, b) => a - b);
+        const train = folds.filter((_, g) => g !== f).flat().sort(byId);
         const cTr = colMeans(t, train, t.costs);
         const Str = cells(t, t.scores, train);
         let best = meth.grid[0];
