@@ -20,7 +20,7 @@
  */
 import { createHash } from "node:crypto";
 import { InputError } from "../util/errors.js";
-import type { OutcomeTable } from "./table.js";
+import { validateTable, type OutcomeTable } from "./table.js";
 
 export type SplitSpec =
   | { kind: "in-distribution"; testFraction: number; validationFraction: number; seed: number }
@@ -82,9 +82,11 @@ function checkConsistent(t: OutcomeTable): void {
 }
 
 export function makeSplits(t: OutcomeTable, spec: SplitSpec): Split[] {
+  if (spec === null || typeof spec !== "object") throw new InputError("makeSplits needs a split spec", { field: "spec" });
   checkFraction("validationFraction", spec.validationFraction);
   if (!Number.isInteger(spec.seed)) throw new InputError(`seed must be an integer, got ${spec.seed}`, { field: "seed" });
   checkConsistent(t);
+  validateTable(t);
   const groups = rowsByDataset(t);
   if (spec.kind === "in-distribution") {
     checkFraction("testFraction", spec.testFraction);

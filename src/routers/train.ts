@@ -8,6 +8,7 @@
  * The report also gives, per candidate, that MSE, and for the chosen router the validation
  * mean score and cost when routing at lambda = Infinity (each prompt to its best predicted model).
  */
+import { validateTable } from "../data/table.js";
 import { InputError } from "../util/errors.js";
 import { noProgress, type ProgressFn } from "../util/progress.js";
 import { batchOfTable, maskedMse, poolScores } from "./common.js";
@@ -67,6 +68,9 @@ function dispose(r: Router): void {
 }
 
 export async function trainRouter(train: TrainingSet, validation: TrainingSet | null, opts: TrainOptions): Promise<TrainedRouter> {
+  // A library caller's table may be inconsistent (10 texts for 30 ids): one clear error, not a TypeError mid-fit.
+  validateTable(train.table, "training set");
+  if (validation) validateTable(validation.table, "validation set");
   const start = performance.now();
   const spec = parseRouterSpec(opts.spec);
   const factory = getRouterFactory(spec.type);

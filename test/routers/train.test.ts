@@ -151,3 +151,11 @@ describe("router types declare what they need", () => {
     expect(() => checkParams("linear:alpha=1|10")).not.toThrow();
   });
 });
+
+describe("inconsistent tables from library callers", () => {
+  it("are one clear error in trainRouter, not a TypeError mid-fit", async () => {
+    const t = tableFrom(MODELS, Array.from({ length: 30 }, (_, i) => ({ id: `p${i}`, scores: MODELS.map(() => 0.5), costs: MODELS.map(() => 0.1) })));
+    const broken = { ...t, texts: t.texts.slice(0, 10) };
+    await expect(trainRouter({ table: broken, embeddings: null }, null, { spec: "best-single", seed: 0 })).rejects.toThrow(/training set: column texts has 10 entries for 30 prompts/);
+  });
+});
