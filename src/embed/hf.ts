@@ -14,6 +14,7 @@
  */
 import { join } from "node:path";
 import type { Embedder } from "./embedder.js";
+import { InputError } from "../util/errors.js";
 import { defaultCacheDir, defaultModelDir } from "./paths.js";
 import { equalLengthBatches } from "./batching.js";
 
@@ -46,8 +47,27 @@ function envOffline(): boolean {
   return on(process.env.ROUTEKIT_OFFLINE) || on(process.env.HF_HUB_OFFLINE);
 }
 
+/** The package name, kept in a variable so that bundlers and tsc do not require it at build time. */
+export const TRANSFORMERS_PACKAGE = "@huggingface/transformers";
+
+/**
+ * transformers.js, loaded on demand: it is an optional peer dependency (with onnxruntime it is
+ * about 470 MB and its install runs a download script), needed only for `hf:` embedders.
+ */
+async function importTransformers(): Promise<typeof import("@huggingface/transformers")> {
+  try {
+    return (await import(TRANSFORMERS_PACKAGE)) as typeof import("@huggingface/transformers");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") {
+      throw new InputError(`hf: embedders need the optional package ${TRANSFORMERS_PACKAGE}; install it beside routekit: npm install ${TRANSFORMERS_PACKAGE}`, { field: "embedder" });
+    }
+    throw err;
+  }
+}
+
 export async function createHfEmbedder(model: string, opts: HfOptions = {}): Promise<Embedder> {
-  const { pipeline, env } = await import("@huggingface/transformers");
+  const { pipeline, env } = await importTransformers();
   const modelDir = defaultModelDir(opts.modelDir);
   // transformers.js keeps these settings in one global `env`; set all of them for every load
   // so that one embedder's choice (a local dir, a mirror) never leaks into the next.

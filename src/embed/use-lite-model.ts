@@ -14,6 +14,7 @@ import { createRequire } from "node:module";
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { UseTokenizer, type Vocabulary } from "./use-tokenizer.js";
+import { importTf } from "../util/tf.js";
 
 export const USE_LITE_DIM = 512;
 export type TfBackendName = "tensorflow" | "wasm" | "cpu";
@@ -48,7 +49,7 @@ async function loadTf(wanted?: TfBackendName): Promise<{ tf: Tf; backend: TfBack
         await (tf.default ?? tf).setBackend("tensorflow");
         return { tf: tf.default ?? tf, backend: b };
       }
-      const tf = await import("@tensorflow/tfjs");
+      const tf = await importTf();
       if (b === "wasm") {
         await import("@tensorflow/tfjs-backend-wasm");
         // The threaded wasm build needs a browser-style Worker; Node gets the SIMD build.

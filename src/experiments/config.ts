@@ -3,7 +3,7 @@
  * report. Saved next to the results fully resolved (every default filled in), so the saved
  * copy alone reruns the experiment identically.
  */
-import { extname } from "node:path";
+import { dirname, extname, isAbsolute, relative, resolve } from "node:path";
 import { z } from "zod";
 import { LineCounter, parseDocument, stringify, isNode, type Document } from "yaml";
 import { InputError, formatLocated } from "../util/errors.js";
@@ -191,7 +191,22 @@ export async function loadExperiment(file: string): Promise<ExperimentConfig> {
   if (utf16) throw new InputError(utf16Message(utf16), { file });
   // Decoding would turn invalid bytes into U+FFFD silently.
   checkUtf8(bytes, file);
-  return parseExperiment(bytes.toString("utf8").replace(/^\uFEFF/, ""), file);
+  return resolveDataPaths(parseExperiment(bytes.toString("utf8").replace(/^\uFEFF/, ""), file), dirname(file));
+}
+
+/**
+ * A config's input paths (data.table, data.import.files, data.import.prices) are relative to
+ * the config file's folder, so a config works from any working directory, shipped ones inside
+ * node_modules included. They are rewritten relative to the working directory (as the rest of
+ * the run sees paths); `output` stays relative to the working directory, so a run writes into
+ * the user's project, not beside the config.
+ */
+export function resolveDataPaths(cfg: ExperimentConfig, configDir: string): ExperimentConfig {
+  const at = (p: string) => (isAbsolute(p) ? p : relative(process.cwd(), resolve(configDir, p)) || ".");
+  const data = { ...cfg.data };
+  if (data.table !== undefined) data.table = at(data.table);
+  if (data.import) data.import = { ...data.import, files: data.import.files.map(at), ...(data.import.prices !== undefined ? { prices: at(data.import.prices) } : {}) };
+  return { ...cfg, data };
 }
 
 /** Line (1-based) of character `pos` of `text`. */

@@ -14,7 +14,7 @@ import { checkKnownParams, expectedCostsOf, poolScores, positiveInt, requireEmbe
 import type { RouterFactory } from "./registry.js";
 import type { FitReport, PredictiveRouter, PromptBatch, Router, RouterManifest, TrainingSet } from "./router.js";
 import { getTf } from "./tf-backend.js";
-import type * as tfTypes from "@tensorflow/tfjs";
+import type * as tfTypes from "@tensorflow/tfjs-core";
 
 type Weighting = "uniform" | "distance";
 type Engine = "tf" | "js";
@@ -113,7 +113,7 @@ export class KnnRouter implements PredictiveRouter {
     const { tf } = await getTf();
     const index = this.index!;
     // Pre-transposed once: matMul with transposeB was 6x slower on the wasm backend.
-    this.transposed ??= tf.tidy(() => tf.tensor2d(index.embeddings, [index.rows, index.dimension]).transpose<tfTypes.Tensor2D>());
+    this.transposed ??= tf.tidy(() => tf.transpose(tf.tensor2d(index.embeddings, [index.rows, index.dimension])));
     const sims = new Float32Array(nq * k);
     const neighbours = new Int32Array(nq * k);
     const d = index.dimension;

@@ -8,7 +8,8 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type * as tfTypes from "@tensorflow/tfjs";
+import type * as tfTypes from "@tensorflow/tfjs-core";
+import type * as layersTypes from "@tensorflow/tfjs-layers";
 import { InputError } from "../util/errors.js";
 import type { ProgressFn } from "../util/progress.js";
 import { makeRng, shuffled } from "../util/rng.js";
@@ -106,7 +107,7 @@ export class MlpRouter implements PredictiveRouter {
   readonly learningRate: number;
   readonly seed: number;
   expectedCosts: Float64Array;
-  model: tfTypes.LayersModel | null = null;
+  model: layersTypes.LayersModel | null = null;
   dimension = 0;
   /** Set by trainRouter: called once per epoch. */
   onProgress?: ProgressFn;
@@ -139,7 +140,7 @@ export class MlpRouter implements PredictiveRouter {
     this.expectedCosts = new Float64Array(pool.length);
   }
 
-  private build(tf: Tf, d: number): tfTypes.Sequential {
+  private build(tf: Tf, d: number): layersTypes.Sequential {
     const model = tf.sequential();
     const sizes = [...this.hidden, this.pool.length];
     sizes.forEach((units, l) => {
@@ -212,7 +213,7 @@ export class MlpRouter implements PredictiveRouter {
           const idx = tf.tensor1d(perm.subarray(b, b + size), "int32");
           const [xb, yb, mb] = [tf.gather(X, idx), tf.gather(Y, idx), tf.gather(M, idx)];
           const loss = step(xb, yb, mb);
-          const next = tf.tidy(() => lossSum.add(loss.mul(size)) as tfTypes.Scalar);
+          const next = tf.tidy(() => tf.add(lossSum, tf.mul(loss, size)) as tfTypes.Scalar);
           tf.dispose([idx, xb, yb, mb, loss, lossSum]);
           lossSum = next;
         }

@@ -4,9 +4,9 @@
  * 2-core dev machine: wasm is 2-15x faster than cpu for the matMuls KNN and the MLP need.
  * The choice can be forced with ROUTEKIT_TF_BACKEND=wasm|cpu|tensorflow (benchmarks use it).
  */
-import type * as TfModule from "@tensorflow/tfjs";
+import { importTf, type Tf } from "../util/tf.js";
 
-export type Tf = typeof TfModule;
+export type { Tf };
 
 let ready: Promise<string> | null = null;
 
@@ -40,7 +40,7 @@ async function pick(tf: Tf): Promise<string> {
 
 /** Initialise (once) and return TensorFlow.js with the fastest available backend. */
 export async function getTf(): Promise<{ tf: Tf; backend: string }> {
-  ready ??= import("@tensorflow/tfjs").then(pick);
+  ready ??= importTf().then(pick);
   const backend = await ready;
-  return { tf: await import("@tensorflow/tfjs"), backend };
+  return { tf: await importTf(), backend };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { experimentToYaml, parseExperiment } from "../../src/experiments/config.js";
+import { experimentToYaml, loadExperiment, parseExperiment } from "../../src/experiments/config.js";
 
 const minimal = `
 name: demo
@@ -61,5 +61,23 @@ describe("experiment configs", () => {
   it("reports malformed YAML and empty files with the file name", () => {
     expect(() => parseExperiment("name: [unclosed\n", "m.yaml")).toThrow(/^m\.yaml.*not valid YAML/);
     expect(() => parseExperiment("  \n", "e.yaml")).toThrow(/^e\.yaml: the config is empty/);
+  });
+});
+
+describe("paths in a config file", () => {
+  it("data paths are relative to the config's folder; output to the working directory", async () => {
+    const { mkdtemp, writeFile, mkdir } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join, relative, resolve } = await import("node:path");
+    const dir = await mkdtemp(join(tmpdir(), "rk-cfgpath-"));
+    await mkdir(join(dir, "sub"));
+    const file = join(dir, "sub", "c.yaml");
+    await writeFile(file, "name: p\ndata:\n  import:\n    files: [../a.csv, /abs/b.csv]\n    prices: prices.json\nrouters: [{ type: linear }]\noutput: runs/p\n");
+    const cfg = await loadExperiment(file);
+    expect(cfg.data.import!.files).toEqual([relative(process.cwd(), resolve(dir, "a.csv")), "/abs/b.csv"]);
+    expect(cfg.data.import!.prices).toBe(relative(process.cwd(), resolve(dir, "sub", "prices.json")));
+    expect(cfg.output).toBe("runs/p");
+    // The shipped main job names ../data/default.arrow from experiments/: the bundled table, from any working directory.
+    expect((await loadExperiment("experiments/default.yaml")).data.table).toBe("data/default.arrow");
   });
 });

@@ -155,10 +155,10 @@ describe("mlp backprop", () => {
     const { mlpGradients, mlpForward } = await import("../../src/routers/mlp.js");
     const { tf } = await getTf();
     const weights = [tf.randomNormal([5, 4], 0, 1, "float32", 1), tf.randomNormal([4], 0, 0.1, "float32", 2), tf.randomNormal([4, 3], 0, 1, "float32", 3), tf.randomNormal([3], 0, 0.1, "float32", 4)];
-    const x = tf.randomNormal([6, 5], 0, 1, "float32", 5) as import("@tensorflow/tfjs").Tensor2D;
+    const x = tf.randomNormal([6, 5], 0, 1, "float32", 5) as import("@tensorflow/tfjs-core").Tensor2D;
     const y = tf.randomUniform([6, 3], 0, 1, "float32", 6);
     const mask = tf.tensor2d([1, 1, 0, 1, 0, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 1, 1], [6, 3]);
-    const lossOf = (...w: import("@tensorflow/tfjs").Tensor[]) => tf.div(tf.sum(tf.mul(tf.square(tf.sub(mlpForward(tf, w, x), y)), mask)), tf.sum(mask)) as import("@tensorflow/tfjs").Scalar;
+    const lossOf = (...w: import("@tensorflow/tfjs-core").Tensor[]) => tf.div(tf.sum(tf.mul(tf.square(tf.sub(mlpForward(tf, w, x), y)), mask)), tf.sum(mask)) as import("@tensorflow/tfjs-core").Scalar;
     const auto = tf.grads(lossOf)(weights);
     const mine = mlpGradients(tf, weights, x, y, mask);
     expect((await mine.loss.data())[0]).toBeCloseTo((await lossOf(...weights).data())[0], 6);
