@@ -19,6 +19,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { link, mkdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { pidAlive } from "../util/process.js";
 
 export interface LockInfo {
   pid: number;
@@ -45,17 +46,6 @@ export interface HeldLock {
 }
 
 const DEFAULTS = { staleMs: 60_000, heartbeatMs: 5_000, pollMs: 100 };
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 function parseInfo(text: string): LockInfo | null {
   try {

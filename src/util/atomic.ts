@@ -44,6 +44,7 @@ import { dirname, basename, join, resolve, sep } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { InputError } from "./errors.js";
+import { pidAlive } from "./process.js";
 
 // ---------------------------------------------------------------------------------------------
 // Test hook
@@ -109,16 +110,6 @@ async function leftoversOf(path: string): Promise<Leftover[]> {
     else if (LEGACY_RE.test(rest)) out.push({ name, kind: "new", pid: Number(LEGACY_RE.exec(rest)![1]), host: null, token: rest });
   }
   return out;
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** Is the writer that owns this entry gone? Dead pid on this host, or no heartbeat for STALE_MS. */
