@@ -48,14 +48,13 @@ function tally(router: PredictiveRouter, q: Float64Array, test: OutcomeTable, op
   for (const f of FRACTIONS) {
     const budget = lo * (hi / lo) ** f;
     const choice = chooseTarget(ops, { budget }, router.pool);
-    const points = pointsForPrompts(choice, test.texts, 0);
+    const chosen = routeAt(q, router.expectedCosts, m, pointsForPrompts(choice, test.texts, 0).map((p) => p.lambda ?? Infinity));
     let cost = 0;
     let quality = 0;
-    for (let i = 0; i < test.ids.length; i++) {
-      const j = routeAt(q.subarray(i * m, i * m + m), router.expectedCosts, m, points[i].lambda ?? Infinity)[0];
+    chosen.forEach((j, i) => {
       cost += test.costs[i * m0 + cols[j]];
       quality += test.scores[i * m0 + cols[j]];
-    }
+    });
     const n = test.ids.length;
     const dev = Math.abs(cost / n / budget - 1);
     into.deviations.push(dev);

@@ -9,13 +9,13 @@ import { completeRows, selectModels, selectRows } from "../data/table.js";
 import type { EmbeddingMatrix } from "../embed/embedder.js";
 import { selectEmbeddingRows } from "../embed/embedder.js";
 import type { PromptBatch, Router } from "../routers/router.js";
-import { realiseChecked, routeAt } from "../routers/routing.js";
+import { realiseChecked } from "../routers/routing.js";
 import { InputError } from "../util/errors.js";
 import type { ProgressFn } from "../util/progress.js";
 import { AIQ_TIE_TOLERANCE, bootstrapAiq, percentileInterval, type AiqMode } from "./bootstrap.js";
 import { ROUTERBENCH_LAMBDAS, Sum, directCurve, exactCurve, gridCurveWithDecisions, type Curve, type CurveDecisions, type CurvePoint } from "./curve.js";
 import { nonDecreasingHull, type CostQuality } from "./hull.js";
-import { hullVertexIndices, validatedLambdas } from "./operating-points.js";
+import { hullVertexIndices, realiseAt, validatedLambdas } from "./operating-points.js";
 import { aiq, aiqRouterbenchCode, apgr, costToReach, cpt, maxQuality, qualityAtCost, type SharePoint } from "./metrics.js";
 
 export interface EvalOptions {
@@ -217,17 +217,7 @@ async function routeOne(
     const v = batchOf(router, validation.table, validation.embeddings, name, "validation");
     const vPoints = curveOf(await predicted(router, v.batch, m, name), v.sub, router.expectedCosts).points;
     const lams = validatedLambdas(vPoints, exact);
-    const n = table.ids.length;
-    const settings = lams.map((lambda) => {
-      const pick = routeAt(q, router.expectedCosts, m, lambda);
-      const costs = new Float64Array(n);
-      const scores = new Float64Array(n);
-      for (let i = 0; i < n; i++) {
-        costs[i] = sub.costs[i * m + pick[i]];
-        scores[i] = sub.scores[i * m + pick[i]];
-      }
-      return { costs, scores, chosen: pick };
-    });
+    const settings = lams.map((lambda) => realiseAt(q, router.expectedCosts, sub, m, lambda));
     const curve = directCurve(settings);
     curve.points.forEach((p, k) => (p.lambda = lams[k]));
     return { ...base, curve, settings: lams.map((l) => `lambda=${l}`) };

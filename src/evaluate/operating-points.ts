@@ -151,17 +151,27 @@ export function predictedOperatingPoints(
   const n = q.length / m;
   const { scores, costs } = outcomes;
   const lambdas = validatedLambdas(exactCurve(q, expectedCosts, scores, costs, m).points, true);
-  const realised = lambdas.map((lambda) => {
-    const chosen = routeAt(q, expectedCosts, m, lambda);
-    const c = new Float64Array(n);
-    const s = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      c[i] = costs[i * m + chosen[i]];
-      s[i] = scores[i * m + chosen[i]];
-    }
-    return { lambda, setting: null, costs: c, scores: s, chosen };
-  });
+  const realised = lambdas.map((lambda) => ({ lambda, setting: null, ...realiseAt(q, expectedCosts, outcomes, m, lambda) }));
   return pointsOf(realised, pool, n, opts);
+}
+
+/** Route predictions at one lambda and read each prompt's realised cost and score (outcomes in pool order). */
+export function realiseAt(
+  q: Float64Array,
+  expectedCosts: Float64Array,
+  outcomes: { scores: Float64Array; costs: Float64Array },
+  m: number,
+  lambda: number,
+): { costs: Float64Array; scores: Float64Array; chosen: Int32Array } {
+  const n = q.length / m;
+  const chosen = routeAt(q, expectedCosts, m, lambda);
+  const costs = new Float64Array(n);
+  const scores = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    costs[i] = outcomes.costs[i * m + chosen[i]];
+    scores[i] = outcomes.scores[i * m + chosen[i]];
+  }
+  return { costs, scores, chosen };
 }
 
 function pointsOf(realised: Realised[], pool: readonly string[], n: number, opts: MeasureOptions): OperatingPoints {

@@ -23,8 +23,8 @@ import { join } from "node:path";
 import { copyRouterWith, loadRouter, MANIFEST_FILE, operatingPointsOf, readFittedPrompts, saveRouter, type SavedRouterManifest } from "./artifact.js";
 import { getRouterFactory, parseRouterSpec } from "./registry.js";
 import type { FitReport, PredictiveRouter, Router, TrainingSet } from "./router.js";
-import { routeAt, routePrompts } from "./routing.js";
-import { chooseTarget, pointsForPrompts, type OperatingPoints, type RoutingTarget, type TargetChoice } from "./targets.js";
+import { routePrompts } from "./routing.js";
+import { chooseTarget, pointsForPrompts, type OperatingPoint, type OperatingPoints, type RoutingTarget, type TargetChoice } from "./targets.js";
 import { gridPoints, trainRouter } from "./train.js";
 
 export interface TrainOnTableOptions {
@@ -345,40 +345,31 @@ export async function routeLoaded(
   batch: { ids: readonly string[]; texts: readonly string[]; evals?: readonly (string | null)[]; embeddings: EmbeddingMatrix | null },
   at: RouteAt,
 ): Promise<{ routed: RoutedPrompt[]; plan: RoutePlan }> {
-  const m = router.pool.length;
-  const n = batch.ids.length;
-  let lambdas: number[];
-  let figures: ((i: number, chosen: number, q: Float64Array) => { cost: number; quality: number }) | null = null;
   let plan: RoutePlan;
-  let quality: Float64Array;
+  // Per prompt: its lambda, and what the point it is routed at promises (null: the prompt's own figures).
+  let lambdas: number[];
+  let points: OperatingPoint[] | null = null;
   if ("lambda" in at) {
-    const r = await routePrompts(router, batch, at.lambda);
-    quality = r.quality;
-    lambdas = new Array<number>(n).fill(at.lambda);
     plan = { mode: "lambda", lambda: at.lambda };
-    figures = (i, c, q) => ({ cost: router.expectedCosts[c], quality: q[i * m + c] });
+    lambdas = batch.ids.map(() => at.lambda);
   } else {
     const ops = operatingPointsOf(manifest);
     if (!ops || ops.points.length === 0) throw new InputError("the router records no operating points (it had no validation rows); run `routekit calibrate` on held-out traffic, or route with --lambda");
     const choice = chooseTarget(ops, at.target, router.pool);
-    const points = pointsForPrompts(choice, batch.texts, at.seed ?? 0);
+    points = pointsForPrompts(choice, batch.texts, at.seed ?? 0);
     lambdas = points.map((p) => p.lambda ?? Infinity);
-    quality = await router.predictQuality(batch);
     plan = { mode: "target", choice, pointsOn: { on: ops.on, prompts: ops.prompts } };
-    const byPrompt = points;
-    figures = (i) => ({ cost: byPrompt[i].cost, quality: byPrompt[i].quality });
   }
-  if (quality.length !== n * m) throw new Error(`router ${router.type} predicted ${quality.length} values for ${n} prompts x ${m} models`);
-  // One prompt at a time through THE routing rule, each at its own lambda.
+  const m = router.pool.length;
+  const { chosen, quality } = await routePrompts(router, batch, lambdas);
   const routed = batch.ids.map((id, i) => {
-    const chosen = routeAt(quality.subarray(i * m, i * m + m), router.expectedCosts, m, lambdas[i])[0];
-    const f = figures!(i, chosen, quality);
+    const c = chosen[i];
     return {
       id,
-      model: router.pool[chosen],
+      model: router.pool[c],
       lambda: lambdas[i],
-      expectedCost: f.cost,
-      expectedQuality: f.quality,
+      expectedCost: points ? points[i].cost : router.expectedCosts[c],
+      expectedQuality: points ? points[i].quality : quality[i * m + c],
       quality: Object.fromEntries(router.pool.map((p, j) => [p, quality[i * m + j]])),
     };
   });

@@ -7,23 +7,27 @@ import type { DirectRouter, PredictiveRouter, PromptBatch, RealisedOutcomes, Rou
 
 /**
  * quality: prompts x nModels, row-major. costs: either one expected cost per model (length
- * nModels) or one cost per cell (same length as quality). lambda >= 0; Infinity means argmax q
- * (ties -> cheapest), 0 means cheapest. A NaN quality is never chosen while a finite one exists;
- * a row with no finite quality goes to its cheapest model.
+ * nModels) or one cost per cell (same length as quality). lambda >= 0, one for all prompts or one
+ * per prompt (a budget mixing two operating points routes each prompt at its own); Infinity means
+ * argmax q (ties -> cheapest), 0 means cheapest. A NaN quality is never chosen while a finite one
+ * exists; a row with no finite quality goes to its cheapest model.
  */
-export function routeAt(quality: Float64Array, costs: Float64Array, nModels: number, lambda: number): Int32Array {
+export function routeAt(quality: Float64Array, costs: Float64Array, nModels: number, lambda: number | ArrayLike<number>): Int32Array {
   if (!(nModels > 0) || quality.length % nModels !== 0) {
     throw new Error(`routeAt: quality has ${quality.length} cells, not a multiple of ${nModels} models`);
   }
-  if (Number.isNaN(lambda) || lambda < 0) throw new Error(`routeAt: lambda must be >= 0, got ${lambda}`);
+  const perPrompt = typeof lambda !== "number";
+  if (perPrompt && lambda.length !== quality.length / nModels) throw new Error(`routeAt: ${lambda.length} lambdas for ${quality.length / nModels} prompts`);
+  for (const l of perPrompt ? Array.from(lambda) : [lambda]) if (Number.isNaN(l) || l < 0) throw new Error(`routeAt: lambda must be >= 0, got ${l}`);
   const perCell = costs.length === quality.length && costs.length !== nModels;
   if (!perCell && costs.length !== nModels) {
     throw new Error(`routeAt: costs has ${costs.length} entries; need ${nModels} (per model) or ${quality.length} (per cell)`);
   }
   const n = quality.length / nModels;
   const out = new Int32Array(n);
-  const inf = lambda === Infinity;
   for (let i = 0; i < n; i++) {
+    const l = perPrompt ? lambda[i] : lambda;
+    const inf = l === Infinity;
     const qBase = i * nModels;
     const cBase = perCell ? qBase : 0;
     let best = -1;
@@ -34,7 +38,7 @@ export function routeAt(quality: Float64Array, costs: Float64Array, nModels: num
       if (Number.isNaN(q)) continue;
       const c = costs[cBase + m];
       // lambda = 0 must not turn an infinite q into NaN: 0 * q counts as 0.
-      const v = inf ? q : lambda === 0 ? -c : lambda * q - c;
+      const v = inf ? q : l === 0 ? -c : l * q - c;
       if (best < 0 || v > bestV || (v === bestV && c < bestC)) {
         best = m;
         bestV = v;
@@ -61,11 +65,11 @@ export function checkPool(router: Router, chosen: Int32Array): void {
   }
 }
 
-/** Predict, route at lambda, check the pool: the one way a predictive router makes decisions. */
+/** Predict, route at lambda (one, or one per prompt), check the pool: the one way a predictive router makes decisions. */
 export async function routePrompts(
   router: PredictiveRouter,
   batch: PromptBatch,
-  lambda: number,
+  lambda: number | readonly number[],
 ): Promise<{ chosen: Int32Array; models: string[]; quality: Float64Array }> {
   const quality = await router.predictQuality(batch);
   const m = router.pool.length;

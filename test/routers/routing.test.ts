@@ -93,3 +93,17 @@ describe("routePrompts", () => {
     await expect(routePrompts(r, { ids: ["x", "y"], texts: ["x", "y"], embeddings: null }, 1)).rejects.toThrow(/predicted 3 values/);
   });
 });
+
+describe("routeAt with one lambda per prompt", () => {
+  it("routes each prompt as routing it alone at its own lambda would", () => {
+    const q = Float64Array.from([0.2, 0.9, 0.5, 0.6, 0.1, 0.8]); // 3 prompts x 2 models
+    const c = Float64Array.from([0.001, 0.01]);
+    const lambdas = [0, 1e6, 0.01];
+    const together = routeAt(q, c, 2, lambdas);
+    const alone = lambdas.map((l, i) => routeAt(q.subarray(i * 2, i * 2 + 2), c, 2, l)[0]);
+    expect(Array.from(together)).toEqual(alone);
+    expect(Array.from(together)).toEqual([0, 1, 0]);
+    expect(() => routeAt(q, c, 2, [0, 1])).toThrow(/2 lambdas for 3 prompts/);
+    expect(() => routeAt(q, c, 2, [0, -1, 1])).toThrow(/lambda must be >= 0, got -1/);
+  });
+});
