@@ -67,9 +67,8 @@ function tally(router: PredictiveRouter, q: Float64Array, test: OutcomeTable, op
 async function trained(table: OutcomeTable, spec: string, seed: number, validationFraction: number) {
   const t = await trainOnTable(table, { spec, seed, embedder: "use-lite", validationFraction });
   const router = t.router as PredictiveRouter;
-  const train = { table: selectRows(table, t.rows.train), embeddings: t.trainEmbeddings };
   const c0 = cpuSeconds();
-  const crossfit = await crossFittedOperatingPoints(router, t.validation ? [train, t.validation] : [train], seed);
+  const crossfit = await crossFittedOperatingPoints(router, t.fitted, seed);
   const crossfitCpu = cpuSeconds() - c0;
   const validation = await operatingPointsOn(router, t.validation, seed);
   const test = selectRows(table, t.rows.test);

@@ -6,9 +6,9 @@
  * The evaluator chooses its "validation" operating points with the same functions
  * (validatedLambdas), so what `eval` reports is what a deployed router routes at.
  */
-import type { OutcomeTable } from "../data/table.js";
+import { modelColumnCells, type OutcomeTable } from "../data/table.js";
 import type { EmbeddingMatrix } from "../embed/embedder.js";
-import { batchOfTable } from "../routers/common.js";
+import { batchOfTable, poolColumns } from "../routers/common.js";
 import type { Router } from "../routers/router.js";
 import { realiseChecked, routeAt } from "../routers/routing.js";
 import type { OperatingPoint, OperatingPoints } from "../routers/targets.js";
@@ -88,23 +88,14 @@ function mean(a: Float64Array): number {
 
 /** A table's outcomes in the router's pool order; every cell must be present. */
 export function poolOutcomes(table: OutcomeTable, pool: readonly string[]): { scores: Float64Array; costs: Float64Array } {
-  const n = table.ids.length;
-  const cols = pool.map((p) => {
-    const j = table.models.indexOf(p);
-    if (j < 0) throw new InputError(`the router routes to "${p}", which the table lacks (it has: ${table.models.join(", ")})`);
-    return j;
-  });
+  const cols = poolColumns(table, pool);
+  const scores = modelColumnCells(table, table.scores, cols);
+  const costs = modelColumnCells(table, table.costs, cols);
   const m = pool.length;
-  const m0 = table.models.length;
-  const scores = new Float64Array(n * m);
-  const costs = new Float64Array(n * m);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < m; j++) {
-      scores[i * m + j] = table.scores[i * m0 + cols[j]];
-      costs[i * m + j] = table.costs[i * m0 + cols[j]];
-      if (!Number.isFinite(scores[i * m + j]) || !Number.isFinite(costs[i * m + j])) {
-        throw new InputError(`prompt "${table.ids[i]}" has no score or cost for "${pool[j]}"; operating points need every pool model's outcome`, { row: i + 1, field: pool[j] });
-      }
+  for (let k = 0; k < scores.length; k++) {
+    if (!Number.isFinite(scores[k]) || !Number.isFinite(costs[k])) {
+      const i = Math.floor(k / m);
+      throw new InputError(`prompt "${table.ids[i]}" has no score or cost for "${pool[k % m]}"; operating points need every pool model's outcome`, { row: i + 1, field: pool[k % m] });
     }
   }
   return { scores, costs };

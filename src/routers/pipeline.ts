@@ -11,7 +11,7 @@
  *  - no `dataset`, out-of-distribution: refused (which dataset is left out must be said).
  * Test rows are never embedded, fitted on or looked at here.
  */
-import { completeRows, selectRows, type OutcomeTable } from "../data/table.js";
+import { completeRows, selectModels, selectRows, type OutcomeTable } from "../data/table.js";
 import { idsOf, makeSplits, splitKey, pooledSplit, ROUTERBENCH_SPLIT, type Split, type SplitSpec } from "../data/splits.js";
 import { selectEmbeddingRows, type EmbeddingMatrix, type PreparationOptions } from "../embed/embedder.js";
 import { DEFAULT_EMBEDDER_SPEC, embedTexts, learnSharedPrefixes } from "../embed/index.js";
@@ -57,8 +57,8 @@ export interface TrainOnTableResult {
   rows: { train: number[]; validation: number[]; test: number[] };
   /** The validation rows (with embeddings when the router reads them), or null when there are none. */
   validation: TrainingSet | null;
-  /** The training rows' embeddings (null for routers that do not read prompts). */
-  trainEmbeddings: EmbeddingMatrix | null;
+  /** The training then validation rows, with their embeddings (null for routers that do not read prompts): what the router saw. */
+  fitted: TrainingSet;
 }
 
 /**
@@ -119,14 +119,14 @@ export async function trainOnTable(table: OutcomeTable, opts: TrainOnTableOption
   let validation: TrainingSet | null = rows.validation.length ? { table: valTable, embeddings: null } : null;
   let embedder: SavedRouterManifest["embedder"] = null;
   let prefixes: Record<string, string> = {};
+  const both = [...rows.train, ...rows.validation];
+  let fitted: TrainingSet = { table: selectRows(table, both), embeddings: null };
   if (needsEmbeddings) {
     const spec = opts.embedder ?? DEFAULT_EMBEDDER_SPEC;
     const preparation = normalizePreparation(opts.preparation);
     // Shared prefixes are learned on the training rows only, then stripped alike everywhere.
     prefixes = preparation.stripSharedPrefix ? learnSharedPrefixes(trainTable.texts, trainTable.evals, preparation) : {};
-    const both = [...rows.train, ...rows.validation];
-    const sub = selectRows(table, both);
-    const { matrix } = await embedTexts(sub.texts, sub.evals, {
+    const { matrix } = await embedTexts(fitted.table.texts, fitted.table.evals, {
       spec,
       preparation,
       prefixes,
@@ -137,6 +137,7 @@ export async function trainOnTable(table: OutcomeTable, opts: TrainOnTableOption
     train = { table: trainTable, embeddings: selectEmbeddingRows(matrix, Array.from({ length: nt }, (_, i) => i)) };
     if (validation) validation = { table: valTable, embeddings: selectEmbeddingRows(matrix, Array.from({ length: rows.validation.length }, (_, i) => nt + i)) };
     embedder = { id: matrix.embedderId, spec, preparation };
+    fitted = { table: fitted.table, embeddings: matrix };
   }
   const { router, report } = await trainRouter(train, validation, { spec: opts.spec, seed, onProgress: (d, t, l) => progress("fit", d, t, l) });
   const split = {
@@ -147,7 +148,7 @@ export async function trainOnTable(table: OutcomeTable, opts: TrainOnTableOption
     validationRows: rows.validation.length,
     testRows: rows.test.length,
   };
-  return { router, report, split, embedder, prefixes, rows, validation, trainEmbeddings: train.embeddings };
+  return { router, report, split, embedder, prefixes, rows, validation, fitted };
 }
 
 /**
@@ -177,16 +178,13 @@ export const OPERATING_POINT_FOLDS = 5;
  * (`npm run bench -- budget`, BENCHMARKS.md), this beats validation-only points on the bundled
  * data for linear and knn and loses elsewhere, so it is an option, not the default.
  */
-export async function crossFittedOperatingPoints(router: Router, sets: TrainingSet[], seed: number, folds = OPERATING_POINT_FOLDS): Promise<OperatingPoints | null> {
+export async function crossFittedOperatingPoints(router: Router, fitted: TrainingSet, seed: number, folds = OPERATING_POINT_FOLDS): Promise<OperatingPoints | null> {
   if (router.kind !== "predictive") return null;
-  const parts = sets.map((s) => {
-    const keep = completeRows(s.table);
-    return { table: selectRows(s.table, keep), embeddings: s.embeddings ? selectEmbeddingRows(s.embeddings, keep) : null };
-  });
-  const table = concatTables(parts.map((p) => p.table));
+  const keep = completeRows(fitted.table);
+  const table = selectRows(fitted.table, keep);
   const n = table.ids.length;
   if (n < 2 * folds) return null;
-  const embeddings = router.needsEmbeddings ? concatEmbeddings(parts.map((p) => p.embeddings!)) : null;
+  const embeddings = router.needsEmbeddings ? selectEmbeddingRows(fitted.embeddings!, keep) : null;
   const fold = foldOf(table.ids, seed, folds);
   const factory = getRouterFactory(router.type);
   const m = router.pool.length;
@@ -216,37 +214,6 @@ function foldOf(ids: readonly string[], seed: number, folds: number): Int32Array
   return out;
 }
 
-function concatTables(ts: OutcomeTable[]): OutcomeTable {
-  const rows = ts.flatMap((t, k) => t.ids.map((_, i) => [k, i] as const));
-  const m = ts[0].models.length;
-  const cells = (pick: (t: OutcomeTable) => Float64Array) => {
-    const out = new Float64Array(rows.length * m);
-    rows.forEach(([k, i], r) => out.set(pick(ts[k]).subarray(i * m, i * m + m), r * m));
-    return out;
-  };
-  return {
-    ids: rows.map(([k, i]) => ts[k].ids[i]),
-    texts: rows.map(([k, i]) => ts[k].texts[i]),
-    datasets: rows.map(([k, i]) => ts[k].datasets[i]),
-    evals: rows.map(([k, i]) => ts[k].evals[i]),
-    models: ts[0].models.slice(),
-    scores: cells((t) => t.scores),
-    costs: cells((t) => t.costs),
-  };
-}
-
-function concatEmbeddings(ms: EmbeddingMatrix[]): EmbeddingMatrix {
-  const d = ms[0].dimension;
-  const rows = ms.reduce((a, x) => a + x.rows, 0);
-  const data = new Float32Array(rows * d);
-  let off = 0;
-  for (const x of ms) {
-    data.set(x.data.subarray(0, x.rows * d), off);
-    off += x.rows * d;
-  }
-  return { ...ms[0], rows, data };
-}
-
 export interface TrainAndSaveResult extends TrainOnTableResult {
   operatingPoints: OperatingPoints | null;
 }
@@ -256,11 +223,8 @@ export async function trainAndSave(table: OutcomeTable, out: string, opts: Train
   checkTrainable(opts.spec);
   const result = await trainOnTable(table, opts);
   const seed = opts.seed ?? ROUTERBENCH_SPLIT.seed;
-  const trainSet: TrainingSet = { table: selectRows(table, result.rows.train), embeddings: result.trainEmbeddings };
   const crossfit = opts.pointsOn === "crossfit" || !result.validation;
-  const operatingPoints = crossfit
-    ? await crossFittedOperatingPoints(result.router, result.validation ? [trainSet, result.validation] : [trainSet], seed)
-    : await operatingPointsOn(result.router, result.validation, seed);
+  const operatingPoints = crossfit ? await crossFittedOperatingPoints(result.router, result.fitted, seed) : await operatingPointsOn(result.router, result.validation, seed);
   await saveRouter(result.router, out, {
     embedder: result.embedder,
     split: result.split,
@@ -449,7 +413,8 @@ export async function calibrateSavedRouter(
   for (const model of router.pool) {
     if (!table.models.includes(model)) throw new InputError(`the router routes to "${model}", which the table lacks (it has: ${table.models.join(", ")})`, { field: "models" });
   }
-  const pooled = selectRows(table, completeRowsFor(table, router.pool));
+  // Rows with every pool model's outcome (models outside the pool may be missing).
+  const pooled = selectRows(table, completeRows(selectModels(table, router.pool)));
   if (pooled.ids.length === 0) throw new InputError("no prompt in the table has every pool model's score and cost");
   const overlap = await fittedOverlap(dir, manifest, pooled.ids);
   if (overlap.total > 0 && !opts.allowOverlap) throw overlapError(dir, overlap, pooled.ids.length, "calibration prompts");
@@ -459,15 +424,4 @@ export async function calibrateSavedRouter(
   const choice = opts.target ? chooseTarget(operatingPoints, opts.target, router.pool) : null;
   const written = await copyRouterWith(dir, opts.out, { operatingPoints, ...(opts.target ? { defaultTarget: opts.target } : {}) });
   return { manifest: written, operatingPoints, choice, overlap: overlap.total, prompts: pooled.ids.length };
-}
-
-/** Rows with a score and cost for every model of `pool` (other models may be missing). */
-function completeRowsFor(table: OutcomeTable, pool: readonly string[]): number[] {
-  const cols = pool.map((p) => table.models.indexOf(p));
-  const m0 = table.models.length;
-  const out: number[] = [];
-  for (let i = 0; i < table.ids.length; i++) {
-    if (cols.every((j) => Number.isFinite(table.scores[i * m0 + j]) && Number.isFinite(table.costs[i * m0 + j]))) out.push(i);
-  }
-  return out;
 }
