@@ -21,9 +21,6 @@ export {
   trainAndSave,
   trainingRows,
   checkTrainable,
-  routeWithSavedRouter,
-  routeLoaded,
-  embedForRouter,
   calibrateSavedRouter,
   crossFittedOperatingPoints,
   operatingPointsOn,
@@ -32,11 +29,9 @@ export {
   type TrainOnTableOptions,
   type TrainOnTableResult,
   type TrainAndSaveResult,
-  type RoutedPrompt,
-  type RouteAt,
-  type RoutePlan,
   type CalibrateOptions,
 } from "./routers/pipeline.js";
+export { RoutingSession, routeWithSavedRouter, embedForRouter, defaultRouteAt, type RoutedPrompt, type RouteAt, type RoutePlan, type PromptsToRoute, type RoutingRequest, type SessionOptions } from "./workflow/session.js";
 export { batchOfTable, expectedCostsOf } from "./routers/common.js";
 export { KnnRouter } from "./routers/knn.js";
 export { MlpRouter } from "./routers/mlp.js";

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { readFile } from "node:fs/promises";
-import { routeWithSavedRouter, type RouteAt, type RoutePlan, type RoutedPrompt } from "../routers/pipeline.js";
+import { routeWithSavedRouter, type RouteAt, type RoutePlan, type RoutedPrompt } from "../workflow/session.js";
 import type { RoutingTarget } from "../routers/targets.js";
 import { InputError } from "../util/errors.js";
 import { progressReporter } from "../util/progress.js";

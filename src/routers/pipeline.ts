@@ -23,8 +23,8 @@ import { join } from "node:path";
 import { copyRouterWith, loadRouter, MANIFEST_FILE, operatingPointsOf, readFittedPrompts, saveRouter, type SavedRouterManifest } from "./artifact.js";
 import { getRouterFactory, parseRouterSpec } from "./registry.js";
 import type { FitReport, PredictiveRouter, Router, TrainingSet } from "./router.js";
-import { routePrompts } from "./routing.js";
-import { chooseTarget, pointsForPrompts, type OperatingPoint, type OperatingPoints, type RoutingTarget, type TargetChoice } from "./targets.js";
+import { chooseTarget, type OperatingPoints, type RoutingTarget, type TargetChoice } from "./targets.js";
+import { embedForRouter, routable } from "../workflow/session.js";
 import { gridPoints, trainRouter } from "./train.js";
 
 export interface TrainOnTableOptions {
@@ -235,136 +235,6 @@ export async function trainAndSave(table: OutcomeTable, out: string, opts: Train
     operatingPoints,
   });
   return { ...result, operatingPoints };
-}
-
-export interface RoutedPrompt {
-  id: string;
-  model: string;
-  /** The lambda this prompt was routed at (Infinity: best predicted quality). */
-  lambda: number;
-  /**
-   * What the point promises: with a target, the operating point's expected US$ per query and
-   * quality (measured on validation or calibration prompts); with a bare lambda, this prompt's
-   * own figures (the chosen model's expected cost and the router's predicted quality for it).
-   */
-  expectedCost: number;
-  expectedQuality: number;
-  /** Predicted quality of every pool model. */
-  quality: Record<string, number>;
-}
-
-/** How to route: at a bare lambda (for experts), or at a target met by the router's operating points. */
-export type RouteAt = { lambda: number } | { target: RoutingTarget; seed?: number };
-
-export interface RoutePlan {
-  /** "lambda" or "target"; with a target, the choice on the hull. */
-  mode: "lambda" | "target";
-  lambda?: number;
-  choice?: TargetChoice;
-  /** Where the operating points were measured, and on how many prompts. */
-  pointsOn?: { on: OperatingPoints["on"]; prompts: number };
-  /** Set when no routing was asked for: the router's recorded default target, or its best-quality point. */
-  defaulted?: "recorded target" | "best-quality point";
-}
-
-/** Embed prompts the way a saved router's training prompts were embedded; null for routers that do not read prompts. */
-export async function embedForRouter(
-  dir: string,
-  router: Router,
-  manifest: SavedRouterManifest,
-  prompts: { texts: readonly string[]; evals?: readonly (string | null)[] | null },
-  opts: { cacheDir?: string | false; onProgress?: ProgressFn },
-): Promise<EmbeddingMatrix | null> {
-  if (!router.needsEmbeddings) return null;
-  const e = manifest.embedder;
-  if (!e) throw new InputError("the router reads embeddings but router.json names no embedder", { file: join(dir, MANIFEST_FILE) });
-  const evals = prompts.evals && prompts.evals.every((x) => typeof x === "string") ? (prompts.evals as string[]) : null;
-  const { matrix } = await embedTexts(prompts.texts as string[], evals, {
-    spec: e.spec,
-    preparation: e.preparation,
-    prefixes: manifest.prefixes ?? {},
-    cacheDir: opts.cacheDir,
-    onProgress: opts.onProgress,
-  });
-  if (matrix.embedderId !== e.id) {
-    throw new InputError(`the router was trained on embeddings from ${e.id}, but "${e.spec}" now gives ${matrix.embedderId}; retrain the router`, { file: join(dir, MANIFEST_FILE) });
-  }
-  return matrix;
-}
-
-function routable(dir: string, router: Router): PredictiveRouter {
-  if (router.kind !== "predictive" || router.needsOutcomes) {
-    throw new InputError(`router type ${router.type} needs the realised outcomes of the prompts it routes (it is a baseline for evaluation), so it cannot route new prompts`, { file: dir });
-  }
-  return router;
-}
-
-/**
- * Route prompts with a loaded router: at a bare lambda, or at a target (budget, share caps)
- * chosen on the router's operating points, mixing two points by a seeded per-prompt draw.
- */
-export async function routeLoaded(
-  router: PredictiveRouter,
-  manifest: SavedRouterManifest,
-  batch: { ids: readonly string[]; texts: readonly string[]; evals?: readonly (string | null)[]; embeddings: EmbeddingMatrix | null },
-  at: RouteAt,
-): Promise<{ routed: RoutedPrompt[]; plan: RoutePlan }> {
-  let plan: RoutePlan;
-  // Per prompt: its lambda, and what the point it is routed at promises (null: the prompt's own figures).
-  let lambdas: number[];
-  let points: OperatingPoint[] | null = null;
-  if ("lambda" in at) {
-    plan = { mode: "lambda", lambda: at.lambda };
-    lambdas = batch.ids.map(() => at.lambda);
-  } else {
-    const ops = operatingPointsOf(manifest);
-    if (!ops || ops.points.length === 0) throw new InputError("the router records no operating points (it had no validation rows); run `routekit calibrate` on held-out traffic, or route with --lambda");
-    const choice = chooseTarget(ops, at.target, router.pool);
-    points = pointsForPrompts(choice, batch.texts, at.seed ?? 0);
-    lambdas = points.map((p) => p.lambda ?? Infinity);
-    plan = { mode: "target", choice, pointsOn: { on: ops.on, prompts: ops.prompts } };
-  }
-  const m = router.pool.length;
-  const { chosen, quality } = await routePrompts(router, batch, lambdas);
-  const routed = batch.ids.map((id, i) => {
-    const c = chosen[i];
-    return {
-      id,
-      model: router.pool[c],
-      lambda: lambdas[i],
-      expectedCost: points ? points[i].cost : router.expectedCosts[c],
-      expectedQuality: points ? points[i].quality : quality[i * m + c],
-      quality: Object.fromEntries(router.pool.map((p, j) => [p, quality[i * m + j]])),
-    };
-  });
-  return { routed, plan };
-}
-
-/** The target a router routes at when not told: its recorded default, else the best-quality point. */
-export function defaultRouteAt(manifest: SavedRouterManifest): RouteAt {
-  return { target: manifest.defaultTarget ?? {} };
-}
-
-/**
- * Load a saved router and route new prompts (at a lambda or a target). Routers that need
- * outcomes are refused. `evals` (each prompt's eval when known, else null) reaches the router
- * as `batch.evals`; only task-aware routers (task-prior) read it.
- */
-export async function routeWithSavedRouter(
-  dir: string,
-  prompts: { ids: string[]; texts: string[]; evals?: (string | null)[] },
-  at: RouteAt | "default",
-  opts: { cacheDir?: string | false; onProgress?: ProgressFn } = {},
-): Promise<{ routed: RoutedPrompt[]; plan: RoutePlan; manifest: SavedRouterManifest; router: Router }> {
-  const { router: loaded, manifest } = await loadRouter(dir);
-  const router = routable(dir, loaded);
-  if (prompts.evals && prompts.evals.length !== prompts.ids.length) throw new Error(`${prompts.evals.length} evals for ${prompts.ids.length} prompts`);
-  // Embedding never sees evals here: a deployment may not know them (prefixes go by longest match).
-  const embeddings = await embedForRouter(dir, router, manifest, { texts: prompts.texts }, opts);
-  const batch = { ids: prompts.ids, texts: prompts.texts, ...(prompts.evals ? { evals: prompts.evals } : {}), embeddings };
-  const { routed, plan } = await routeLoaded(router, manifest, batch, at === "default" ? defaultRouteAt(manifest) : at);
-  if (at === "default") plan.defaulted = manifest.defaultTarget ? "recorded target" : "best-quality point";
-  return { routed, plan, manifest, router };
 }
 
 /** How many of `ids` a saved router was fitted (train) or tuned (validation) on. */

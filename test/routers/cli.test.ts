@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeOutcomeTable } from "../../src/data/arrow-io.js";
 import { saveRouter } from "../../src/routers/artifact.js";
-import { routeWithSavedRouter } from "../../src/routers/pipeline.js";
+import { routeWithSavedRouter } from "../../src/workflow/session.js";
 import { getRouterFactory } from "../../src/routers/registry.js";
 import { runCli } from "../helpers/cli.js";
 import { tableFrom } from "../helpers/tables.js";
