@@ -5,7 +5,8 @@ import type { RoutingTarget } from "../routers/targets.js";
 import { InputError } from "../util/errors.js";
 import { progressReporter } from "../util/progress.js";
 import { printJson } from "./output.js";
-import { describePlan, parseBudget, parseMaxShares } from "./route.js";
+import { parseBudget, parseMaxShares } from "../workflow/route-at.js";
+import { describePlan } from "./route.js";
 import { operatingPointLines } from "./train.js";
 
 interface CalibrateCliOptions {
