@@ -17,3 +17,5 @@ import { register as registerEval } from "./eval.js";
 commands.push(registerEval);
 import { register as registerRun } from "./run.js";
 commands.push(registerRun);
+import { register as registerServe } from "./serve.js";
+commands.push(registerServe);
