@@ -16,7 +16,7 @@ import { SHARED_SUBSET_DIR } from "./shared.js";
 import { readOutcomeTable } from "../src/data/arrow-io.js";
 import { importFiles } from "../src/data/importers/index.js";
 import { selectRows, type OutcomeTable } from "../src/data/table.js";
-import { crossFittedOperatingPoints, operatingPointsOn, trainOnTable } from "../src/routers/pipeline.js";
+import { crossFittedOperatingPoints, operatingPointsOn, trainOnTable } from "../src/workflow/train.js";
 import type { PredictiveRouter } from "../src/routers/router.js";
 import { routeAt } from "../src/routers/routing.js";
 import { chooseTarget, pointsForPrompts, type OperatingPoints } from "../src/routers/targets.js";

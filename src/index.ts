@@ -8,11 +8,11 @@ export { synthesize, synthesizeWithLatents, summarizeSynth, benchmarkWeights, DE
 export * from "./embed/index.js";
 export { importFiles, IMPORT_FORMATS, loadPrices, parsePythonStringList, PythonLiteralError, PICKLE_TO_PARQUET, type ImportFormat, type ImportOptions, type ImportReport, type PriceTable } from "./data/importers/index.js";
 export { tableInfo, oracleChoice, type TableInfo, type ModelInfo } from "./data/info.js";
-export { makeSplits, pooledSplit, idsOf, splitKey, ROUTERBENCH_SPLIT, type Split, type SplitSpec } from "./data/splits.js";
+export { makeSplits, pooledSplit, idsOf, splitKey, splitSpecOf, ROUTERBENCH_SPLIT, type Split, type SplitSpec } from "./data/splits.js";
 export * from "./evaluate/index.js";
 export * from "./report/index.js";
 export { routeAt, checkPool, routePrompts, realiseChecked } from "./routers/routing.js";
-export { registerRouter, getRouterFactory, routerTypes, parseRouterSpec, type RouterFactory } from "./routers/registry.js";
+export { registerRouter, getRouterFactory, routerTypes, parseRouterSpec, type RouterFactory, type RouterSpec } from "./routers/registry.js";
 export { trainRouter, gridPoints, validationFigures, type TrainOptions, type TrainedRouter } from "./routers/train.js";
 export { saveRouter, loadRouter, readManifest, readFittedPrompts, copyRouterWith, operatingPointsOf, FITTED_PROMPTS_FILE, ROUTER_FORMAT, ROUTER_FORMAT_VERSION, type SavedRouterManifest, type SaveMeta, type FittedOn } from "./routers/artifact.js";
 export { chooseTarget, pointsForPrompts, promptDraw, type OperatingPoint, type OperatingPoints, type RoutingTarget, type TargetChoice } from "./routers/targets.js";
@@ -21,16 +21,27 @@ export {
   trainAndSave,
   trainingRows,
   checkTrainable,
+  checkParams,
   calibrateSavedRouter,
   crossFittedOperatingPoints,
   operatingPointsOn,
   fittedOverlap,
+  evaluateRoutersOnTable,
+  runExperiment,
   OPERATING_POINT_FOLDS,
   type TrainOnTableOptions,
   type TrainOnTableResult,
+  type TrainedOnSplit,
   type TrainAndSaveResult,
   type CalibrateOptions,
-} from "./routers/pipeline.js";
+  type EvalDatasetOptions,
+  type EvalDatasetResult,
+  type RouterSource,
+  type RunHooks,
+  type RunOptions,
+  type RunResult,
+  type SplitRun,
+} from "./workflow/index.js";
 export { RoutingSession, routeWithSavedRouter, embedForRouter, defaultRouteAt, type RoutedPrompt, type RouteAt, type RoutePlan, type PromptsToRoute, type RoutingRequest, type SessionOptions } from "./workflow/session.js";
 export { batchOfTable, expectedCostsOf } from "./routers/common.js";
 export { KnnRouter } from "./routers/knn.js";
@@ -43,4 +54,3 @@ export { TaskPriorRouter, taskPriorFactory, TASK_PRIOR_DEFAULT_SHRINK, type Task
 export { ZeroRouter } from "./routers/baselines/zero.js";
 export { CascadeRouter, CASCADE_EPSILONS, judgeDraw } from "./routers/baselines/cascade.js";
 export { experimentSchema, parseExperiment, loadExperiment, validateExperiment, experimentToYaml, routerLabel, type ExperimentConfig, type ExperimentInput, type SplitConfig } from "./experiments/config.js";
-export { runExperiment, specOf, type RunHooks, type RunOptions, type RunResult, type SplitRun } from "./experiments/run.js";

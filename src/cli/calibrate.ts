@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { readOutcomeTable } from "../data/arrow-io.js";
-import { calibrateSavedRouter } from "../routers/pipeline.js";
+import { calibrateSavedRouter } from "../workflow/calibrate.js";
 import type { RoutingTarget } from "../routers/targets.js";
 import { InputError } from "../util/errors.js";
 import { progressReporter } from "../util/progress.js";

@@ -3,7 +3,7 @@ import { Option } from "commander";
 import { existsSync } from "node:fs";
 import { readOutcomeTable } from "../data/arrow-io.js";
 import { DEFAULT_EMBEDDER_SPEC, defaultCacheDir, parseEmbedderSpec } from "../embed/index.js";
-import { evaluateRoutersOnTable } from "../evaluate/eval-dataset.js";
+import { evaluateRoutersOnTable, routerSource } from "../workflow/evaluate.js";
 import { DEFAULT_MAX_POINTS, makeResults } from "../report/results.js";
 import { REPORT_MARKER, writeReport } from "../report/write.js";
 import { checkOutputDir } from "../util/atomic.js";
@@ -88,6 +88,7 @@ export function register(program: Command): void {
       const started = Date.now();
       // --out is replaced whole: refuse one that is or holds an input before any work.
       const inputs = [file, ...o.routers.filter((r) => existsSync(r)), o.cacheDir ?? defaultCacheDir()];
+      const routers = o.routers.map(routerSource);
       await checkOutputDir(o.out, { inputs, marker: REPORT_MARKER });
       const table = await readOutcomeTable(file);
       const bars = {
@@ -98,7 +99,7 @@ export function register(program: Command): void {
       let res;
       try {
         res = await evaluateRoutersOnTable(table, {
-          routers: o.routers,
+          routers,
           dataset: o.dataset,
           split: o.split,
           seed,

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { join, relative } from "node:path";
 import { loadExperiment } from "../experiments/config.js";
-import { runExperiment } from "../experiments/run.js";
+import { runExperiment } from "../workflow/experiment.js";
 import { defaultCacheDir } from "../embed/index.js";
 import { progressReporter } from "../util/progress.js";
 import { formatSplitTable, printJson, splitSummary } from "./output.js";

@@ -2,8 +2,9 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { readOutcomeTable } from "../data/arrow-io.js";
 import { DEFAULT_EMBEDDER_SPEC, defaultCacheDir, normalizePreparation, parseEmbedderSpec } from "../embed/index.js";
-import { getRouterFactory, routerTypes } from "../routers/registry.js";
-import { checkTrainable, trainAndSave } from "../routers/pipeline.js";
+import { ROUTERBENCH_SPLIT } from "../data/splits.js";
+import { getRouterFactory, parseRouterSpec, routerTypes } from "../routers/registry.js";
+import { checkTrainable, trainAndSave } from "../workflow/train.js";
 import { MANIFEST_FILE } from "../routers/artifact.js";
 import { checkOutputDir } from "../util/atomic.js";
 import type { OperatingPoints } from "../routers/targets.js";
@@ -75,9 +76,9 @@ export function register(program: Command): void {
     .option("--embedder <spec>", "use-lite | hash | hash:<dim> | hf:<model-id> (for routers that read prompts)", DEFAULT_EMBEDDER_SPEC)
     .option("--dataset <name>", "train on this dataset's split only (required for out-of-distribution: the dataset left out)")
     .addOption(new Option("--split <kind>", "how rows are split").choices(["in-distribution", "out-of-distribution"]).default("in-distribution"))
-    .option("--seed <n>", "seed of the split and of the router (MLP weights, cascade judge)", "0")
-    .option("--validation-fraction <f>", "share of the training part held out for validation", "0.1")
-    .option("--test-fraction <f>", "share of each dataset held out for testing (in-distribution)", "0.3")
+    .option("--seed <n>", "seed of the split and of the router (MLP weights, cascade judge)", String(ROUTERBENCH_SPLIT.seed))
+    .option("--validation-fraction <f>", "share of the training part held out for validation", String(ROUTERBENCH_SPLIT.validationFraction))
+    .option("--test-fraction <f>", "share of each dataset held out for testing (in-distribution)", String(ROUTERBENCH_SPLIT.testFraction))
     .option("--cache-dir <dir>", `embedding cache (default: $ROUTEKIT_CACHE_DIR or ${defaultCacheDir()})`)
     .option("--max-chars <n>", "keep at most this many characters of each prepared prompt (0 = all)", "0")
     .addOption(new Option("--keep <end>", "which end to keep when cutting to --max-chars").choices(["head", "tail"]).default("head"))
@@ -98,7 +99,7 @@ export function register(program: Command): void {
       return `\nRouter types (a default grid is searched only for parameters the spec leaves open, and only with validation rows):\n${lines.join("\n")}`;
     })
     .action(async (file: string, o: TrainCliOptions) => {
-      const spec = withGrid(o.router, o.grid);
+      const spec = parseRouterSpec(withGrid(o.router, o.grid));
       checkTrainable(spec);
       parseEmbedderSpec(o.embedder);
       const seed = number(o.seed, "--seed", Number.isInteger, "an integer");

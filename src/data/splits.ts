@@ -40,7 +40,15 @@ export interface Split {
  * RouterBench's protocol: per dataset, 70% train / 30% test; hyperparameters are chosen on a
  * validation part carved from train (10% of train, i.e. 7% of the dataset), never on test.
  */
-export const ROUTERBENCH_SPLIT: SplitSpec = { kind: "in-distribution", testFraction: 0.3, validationFraction: 0.1, seed: 0 };
+export const ROUTERBENCH_SPLIT: Extract<SplitSpec, { kind: "in-distribution" }> = { kind: "in-distribution", testFraction: 0.3, validationFraction: 0.1, seed: 0 };
+
+/** A split spec with what is not given taken from ROUTERBENCH_SPLIT (testFraction only for in-distribution). */
+export function splitSpecOf(given: { kind?: SplitSpec["kind"]; testFraction?: number; validationFraction?: number; seed?: number }): SplitSpec {
+  const kind = given.kind ?? ROUTERBENCH_SPLIT.kind;
+  const validationFraction = given.validationFraction ?? ROUTERBENCH_SPLIT.validationFraction;
+  const seed = given.seed ?? ROUTERBENCH_SPLIT.seed;
+  return kind === "in-distribution" ? { kind, testFraction: given.testFraction ?? ROUTERBENCH_SPLIT.testFraction, validationFraction, seed } : { kind, validationFraction, seed };
+}
 
 function checkFraction(name: string, x: number): void {
   if (!(typeof x === "number" && x >= 0 && x < 1)) throw new InputError(`${name} must be in [0, 1), got ${x}`, { field: name });

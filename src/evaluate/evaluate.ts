@@ -52,6 +52,12 @@ export type OperatingPoints = "validation" | "test";
 export interface RouterUnderTest {
   name: string;
   router: Router;
+  /**
+   * The router's own embeddings of the test and validation prompts given to evaluateSplit (same
+   * rows, same order), used instead of the split's shared ones: routers evaluated together may
+   * each embed prompts their own way (embedder, preparation, learned prefixes).
+   */
+  embeddings?: { test: EmbeddingMatrix; validation: EmbeddingMatrix | null };
 }
 
 export type RowRole = "router" | "zero" | "best-single" | "oracle";
@@ -167,6 +173,13 @@ interface Routed {
   poolScores: Float64Array | null;
 }
 
+/** Embeddings given for `n` prompts (checked), cut to the rows kept (`keep`, or all when null). */
+function completeEmbeddings(m: EmbeddingMatrix | null, n: number, keep: number[] | null, what: string): EmbeddingMatrix | null {
+  if (!m) return null;
+  if (m.rows !== n) throw new InputError(`${what} have ${m.rows} rows for ${n} prompts`);
+  return keep ? selectEmbeddingRows(m, keep) : m;
+}
+
 /** The router's inputs for one set of prompts (outcomes only for routers that declare needing them). */
 function batchOf(router: Router, table: OutcomeTable, embeddings: EmbeddingMatrix | null, name: string, part: string): { batch: PromptBatch; sub: OutcomeTable } {
   for (const model of router.pool) {
@@ -264,10 +277,8 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
   if (rows.length === 0) throw new InputError("the test split has no prompt with every model's score and cost");
   const full = rows.length === test.table.ids.length;
   const table = full ? test.table : selectRows(test.table, rows);
-  if (test.embeddings && test.embeddings.rows !== test.table.ids.length) {
-    throw new InputError(`the test embeddings have ${test.embeddings.rows} rows for ${test.table.ids.length} prompts`);
-  }
-  const embeddings = test.embeddings && !full ? selectEmbeddingRows(test.embeddings, rows) : test.embeddings;
+  const testKeep = full ? null : rows;
+  const embeddings = completeEmbeddings(test.embeddings, test.table.ids.length, testKeep, "the test embeddings");
   const n = table.ids.length;
   const m = table.models.length;
   const resamples = opts.bootstrap ?? 1000;
@@ -276,21 +287,32 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
 
   // Operating points on validation when its rows are there (and complete); else on test.
   let validation: { table: OutcomeTable; embeddings: EmbeddingMatrix | null } | null = null;
+  let validationKeep: number[] | null = null;
   const wantValidation = (opts.operatingPoints ?? (opts.validation ? "validation" : "test")) === "validation";
   if (wantValidation) {
     if (!opts.validation) throw new InputError("operating points on validation need the validation rows of the split");
     const v = opts.validation;
-    if (v.embeddings && v.embeddings.rows !== v.table.ids.length) throw new InputError(`the validation embeddings have ${v.embeddings.rows} rows for ${v.table.ids.length} prompts`);
     const vRows = completeRows(v.table);
-    if (vRows.length > 0) {
-      const vFull = vRows.length === v.table.ids.length;
-      validation = vFull ? v : { table: selectRows(v.table, vRows), embeddings: v.embeddings ? selectEmbeddingRows(v.embeddings, vRows) : null };
-    }
+    validationKeep = vRows.length === v.table.ids.length ? null : vRows;
+    const shared = completeEmbeddings(v.embeddings, v.table.ids.length, validationKeep, "the validation embeddings");
+    if (vRows.length > 0) validation = { table: validationKeep ? selectRows(v.table, validationKeep) : v.table, embeddings: shared };
   }
+  // A router that brings its own embeddings reads them instead of the shared ones.
+  const inputs = routers.map((r) => {
+    if (!r.embeddings) return { test: embeddings, validation };
+    const whose = `router "${r.name}"'s`;
+    return {
+      test: completeEmbeddings(r.embeddings.test, test.table.ids.length, testKeep, `${whose} test embeddings`),
+      validation: validation && {
+        table: validation.table,
+        embeddings: completeEmbeddings(r.embeddings.validation, opts.validation!.table.ids.length, validationKeep, `${whose} validation embeddings`),
+      },
+    };
+  });
 
   const routed: Routed[] = [];
   for (const [k, r] of routers.entries()) {
-    routed.push(await routeOne(r, table, embeddings, opts.lambdas, validation));
+    routed.push(await routeOne(r, table, inputs[k].test, opts.lambdas, inputs[k].validation));
     progress?.(k + 1, progressTotal, `routed ${r.name}`);
   }
 

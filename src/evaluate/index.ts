@@ -4,5 +4,4 @@ export { nonDecreasingHull, hullInto, type CostQuality } from "./hull.js";
 export { aiq, aiqRouterbenchCode, hullIntegral, maxQuality, qualityAtCost, costToReach, apgr, cpt, type SharePoint } from "./metrics.js";
 export { bootstrapAiq, drawWeights, AIQ_TIE_TOLERANCE, type AiqMode, type BootstrapInput, type BootstrapOptions, type BootstrapResult, type RouterInterval } from "./bootstrap.js";
 export { evaluateSplit, type EvalOptions, type RouterUnderTest, type RouterResult, type RowRole, type SplitResult, type SingleModelPoint, type TwoModelMetrics } from "./evaluate.js";
-export { evaluateRoutersOnTable, type EvalDatasetOptions, type EvalDatasetResult } from "./eval-dataset.js";
 export { measureOperatingPoints, predictedOperatingPoints, validatedLambdas, hullVertexIndices, poolOutcomes, type MeasureOptions } from "./operating-points.js";

@@ -10,6 +10,7 @@ import { InputError, formatLocated } from "../util/errors.js";
 import { readInputFile } from "../data/input-file.js";
 import { checkUtf8, utf16Kind, utf16Message } from "../data/importers/text-encoding.js";
 import { getRouterFactory } from "../routers/registry.js";
+import { specParameters } from "../routers/train.js";
 
 const preparation = z.strictObject({
   unwrapList: z.boolean().default(true),
@@ -156,6 +157,11 @@ function checkRouterParams(cfg: ExperimentConfig, file: string, doc?: { doc: Doc
       factory = getRouterFactory(r.type);
     } catch (err) {
       return at(["routers", i, "type"], err);
+    }
+    try {
+      specParameters(r);
+    } catch (err) {
+      return at(["routers", i, "grid", err instanceof InputError ? (err.location.field ?? "") : ""], err);
     }
     const tryCreate = (params: Record<string, unknown>, path: PropertyKey[]) => {
       try {

@@ -1,6 +1,6 @@
 /** Pieces every router shares: expected costs, targets, and checks on the inputs they are given. */
-import { completeRows, modelColumnCells, type OutcomeTable } from "../data/table.js";
-import type { EmbeddingMatrix } from "../embed/embedder.js";
+import { completeRows, modelColumnCells, selectRows, type OutcomeTable } from "../data/table.js";
+import { selectEmbeddingRows, type EmbeddingMatrix } from "../embed/embedder.js";
 import { InputError } from "../util/errors.js";
 import type { PromptBatch, TrainingSet } from "./router.js";
 
@@ -100,4 +100,9 @@ export function batchOfTable(table: OutcomeTable, embeddings: EmbeddingMatrix | 
   const cols = poolColumns(table, pool);
   const outcomes = { scores: modelColumnCells(table, table.scores, cols), costs: modelColumnCells(table, table.costs, cols) };
   return { ids: table.ids, texts: table.texts, evals: table.evals, embeddings, outcomes };
+}
+
+/** Rows `rows` of a set (a split's part, a fold, its complete rows), with their embeddings when it has them. */
+export function selectSetRows(set: TrainingSet, rows: readonly number[]): TrainingSet {
+  return { table: selectRows(set.table, rows), embeddings: set.embeddings ? selectEmbeddingRows(set.embeddings, rows) : null };
 }

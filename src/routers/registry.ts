@@ -55,7 +55,22 @@ function parseValue(raw: string): unknown {
   return s;
 }
 
-export function parseRouterSpec(spec: string): { type: string; params: Record<string, unknown>; grid: Record<string, unknown[]> } {
+/**
+ * A router type with its fixed parameters and the grid to search on validation rows: what the
+ * spec strings above parse to, and what an experiment config's router entry already is.
+ */
+export interface RouterSpec {
+  type: string;
+  params: Record<string, unknown>;
+  grid: Record<string, unknown[]>;
+}
+
+/** For library callers that still pass a spec string: parsed once, at the entry point. */
+export function toRouterSpec(spec: RouterSpec | string): RouterSpec {
+  return typeof spec === "string" ? parseRouterSpec(spec) : spec;
+}
+
+export function parseRouterSpec(spec: string): RouterSpec {
   const colon = spec.indexOf(":");
   const type = (colon < 0 ? spec : spec.slice(0, colon)).trim();
   if (!/^[a-z][a-z0-9-]*$/.test(type)) throw new InputError(`router spec "${spec}": "${type}" is not a router type`);

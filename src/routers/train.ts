@@ -12,12 +12,13 @@ import { validateTable } from "../data/table.js";
 import { InputError } from "../util/errors.js";
 import { noProgress, type ProgressFn } from "../util/progress.js";
 import { batchOfTable, maskedMse, poolScores } from "./common.js";
-import { getRouterFactory, parseRouterSpec } from "./registry.js";
+import { getRouterFactory, toRouterSpec, type RouterSpec } from "./registry.js";
 import type { FitReport, Router, TrainingSet } from "./router.js";
 import { routePrompts } from "./routing.js";
 
 export interface TrainOptions {
-  spec: string;
+  /** The router to train; a spec string (`knn:k=5|10`) is parsed once here, for library callers. */
+  spec: RouterSpec | string;
   seed: number;
   onProgress?: ProgressFn;
 }
@@ -32,6 +33,23 @@ export function gridPoints(grid: Record<string, unknown[]>): Record<string, unkn
   let points: Record<string, unknown>[] = [{}];
   for (const [key, values] of Object.entries(grid)) points = points.flatMap((p) => values.map((v) => ({ ...p, [key]: v })));
   return points;
+}
+
+/**
+ * A spec's fixed parameters and the grid it searches. A one-value grid entry is a fixed value,
+ * as "k=5" is in a spec string (so a config's `grid: {k: [5]}` trains as `params: {k: 5}`); a
+ * parameter given both ways, or a grid entry with no value, is refused.
+ */
+export function specParameters(spec: RouterSpec): { params: Record<string, unknown>; grid: Record<string, unknown[]> } {
+  const params: Record<string, unknown> = { ...spec.params };
+  const grid: Record<string, unknown[]> = {};
+  for (const [key, values] of Object.entries(spec.grid)) {
+    if (key in spec.params) throw new InputError(`router ${spec.type}: "${key}" is given both as a fixed value and as a grid`, { field: key });
+    if (values.length === 0) throw new InputError(`router ${spec.type}: the grid of "${key}" lists no values`, { field: key });
+    if (values.length === 1) params[key] = values[0];
+    else grid[key] = values;
+  }
+  return { params, grid };
 }
 
 function label(point: Record<string, unknown>): string {
@@ -72,18 +90,19 @@ export async function trainRouter(train: TrainingSet, validation: TrainingSet | 
   validateTable(train.table, "training set");
   if (validation) validateTable(validation.table, "validation set");
   const start = performance.now();
-  const spec = parseRouterSpec(opts.spec);
+  const spec = toRouterSpec(opts.spec);
   const factory = getRouterFactory(spec.type);
-  const params: Record<string, unknown> = { ...spec.params };
+  const given = specParameters(spec);
+  const params = given.params;
   if (factory.seeded && params.seed === undefined) params.seed = opts.seed;
   const hasValidation = validation !== null && validation.table.ids.length > 0;
-  if (!hasValidation && Object.keys(spec.grid).length > 0) {
-    throw new InputError(`router spec "${opts.spec}" gives a grid, which is searched on validation rows, and there are none`);
+  if (!hasValidation && Object.keys(given.grid).length > 0) {
+    throw new InputError(`router ${spec.type} gives a grid over ${Object.keys(given.grid).join(", ")}, which is searched on validation rows, and there are none`);
   }
   // The type's default grid applies only to parameters the spec leaves open, and only with validation rows.
   const grid: Record<string, unknown[]> = {};
   if (hasValidation) for (const [k, v] of Object.entries(factory.defaultGrid ?? {})) if (!(k in params)) grid[k] = v;
-  Object.assign(grid, spec.grid);
+  Object.assign(grid, given.grid);
   const points = gridPoints(grid);
   const progress = opts.onProgress ?? noProgress;
   const pool = train.table.models.slice();

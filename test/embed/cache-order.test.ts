@@ -14,7 +14,7 @@ import { selectRows, type OutcomeTable } from "../../src/data/table.js";
 import { embedTable, embedTexts } from "../../src/embed/embed-table.js";
 import { createUseLiteEmbedder } from "../../src/embed/use-lite.js";
 import { parseExperiment } from "../../src/experiments/config.js";
-import { runExperiment } from "../../src/experiments/run.js";
+import { runExperiment } from "../../src/workflow/experiment.js";
 
 const DATASETS = ["mmlu", "hellaswag", "grade-school-math"];
 let dir: string;

@@ -12,7 +12,8 @@ import { readOutcomeTable, writeOutcomeTable } from "../../src/data/arrow-io.js"
 import { makeSplits, pooledSplit } from "../../src/data/splits.js";
 import { selectRows, type OutcomeTable } from "../../src/data/table.js";
 import { loadRouter, operatingPointsOf } from "../../src/routers/artifact.js";
-import { calibrateSavedRouter, trainAndSave } from "../../src/routers/pipeline.js";
+import { calibrateSavedRouter } from "../../src/workflow/calibrate.js";
+import { trainAndSave } from "../../src/workflow/train.js";
 import { routeWithSavedRouter } from "../../src/workflow/session.js";
 import { percentileInterval } from "../../src/evaluate/bootstrap.js";
 import { makeRng } from "../../src/util/rng.js";

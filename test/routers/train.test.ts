@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { selectRows } from "../../src/data/table.js";
 import { getRouterFactory, parseRouterSpec, registerRouter, routerTypes } from "../../src/routers/registry.js";
 import { batchOfTable, maskedMse, poolScores } from "../../src/routers/common.js";
-import { checkParams, trainOnTable } from "../../src/routers/pipeline.js";
+import { checkParams, trainOnTable } from "../../src/workflow/train.js";
 import { gridPoints, trainRouter } from "../../src/routers/train.js";
 import type { FitReport, PredictiveRouter, PromptBatch, TrainingSet } from "../../src/routers/router.js";
 import { tableFrom } from "../helpers/tables.js";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { synthesize } from "../../src/data/synth/index.js";
 import { writeOutcomeTable } from "../../src/data/arrow-io.js";
 import { parseExperiment } from "../../src/experiments/config.js";
-import { runExperiment } from "../../src/experiments/run.js";
+import { runExperiment } from "../../src/workflow/experiment.js";
 import { InputError } from "../../src/util/errors.js";
 import { runCli } from "../helpers/cli.js";
 

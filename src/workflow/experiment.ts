@@ -8,23 +8,25 @@ import { readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { readOutcomeTable } from "../data/arrow-io.js";
 import { importFiles, type ImportFormat } from "../data/importers/index.js";
-import { idsOf, makeSplits, pooledSplit, type Split } from "../data/splits.js";
+import { idsOf, splitSpecOf } from "../data/splits.js";
 import { completeRows, selectModels, selectRows, type OutcomeTable } from "../data/table.js";
-import { selectEmbeddingRows, type EmbeddingMatrix } from "../embed/embedder.js";
-import { defaultCacheDir, embedTable } from "../embed/index.js";
+import { defaultCacheDir } from "../embed/paths.js";
 import { evaluateSplit, type RouterUnderTest, type SplitResult } from "../evaluate/evaluate.js";
-import { getRouterFactory } from "../routers/registry.js";
+import { experimentToYaml, routerLabel, type ExperimentConfig, type SplitConfig } from "../experiments/config.js";
+import { versions } from "../experiments/versions.js";
 import { makeResults, splitEntry, type Results } from "../report/index.js";
 import { REPORT_MARKER, writeReportFiles } from "../report/write.js";
-import { saveRouter } from "../routers/artifact.js";
-import { operatingPointsOn } from "../routers/pipeline.js";
-import { trainRouter } from "../routers/train.js";
+import type { SavedRouterManifest } from "../routers/artifact.js";
+import { selectSetRows } from "../routers/common.js";
+import { getRouterFactory } from "../routers/registry.js";
 import type { TrainingSet } from "../routers/router.js";
+import { trainRouter } from "../routers/train.js";
 import { checkOutputDir, writeDirAtomic, writeFileAtomic, type OutputDirOptions } from "../util/atomic.js";
 import { InputError } from "../util/errors.js";
 import type { ProgressFn } from "../util/progress.js";
-import { experimentToYaml, routerLabel, type ExperimentConfig, type RouterEntry, type SplitConfig } from "./config.js";
-import { versions } from "./versions.js";
+import { embedRows } from "./embed.js";
+import { splitsOf } from "./splits.js";
+import { checkParams, operatingPointsOn, saveTrained } from "./train.js";
 
 export interface RunHooks {
   /** One line per stage ("embedding 2000 prompts", "training knn on arc-challenge"). */
@@ -59,15 +61,6 @@ export interface RunResult {
   files: string[];
   /** What results.json holds. */
   results: Results;
-}
-
-/** The router spec string trainRouter takes, from a config entry's fixed params and grid. */
-export function specOf(r: RouterEntry): string {
-  const parts = [
-    ...Object.entries(r.params).map(([k, v]) => `${k}=${v}`),
-    ...Object.entries(r.grid).map(([k, vs]) => `${k}=${vs.join("|")}`),
-  ];
-  return parts.length ? `${r.type}:${parts.join(",")}` : r.type;
 }
 
 async function loadData(cfg: ExperimentConfig, log: (s: string) => void): Promise<OutcomeTable> {
@@ -105,10 +98,6 @@ async function readPrices(file: string): Promise<Record<string, { input: number;
   }
 }
 
-function part(t: OutcomeTable, emb: EmbeddingMatrix | null, rows: number[]): TrainingSet {
-  return { table: selectRows(t, rows), embeddings: emb ? selectEmbeddingRows(emb, rows) : null };
-}
-
 export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}): Promise<RunResult> {
   const log = opts.log ?? (() => {});
   const progress = opts.progress ?? (() => ({ update: () => {}, stop: () => {} }));
@@ -123,50 +112,49 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
   };
   await checkOutputDir(outDir, output);
 
+  // Fail on an unknown router type or bad parameter now, before the data is read or embedded. A
+  // config entry is a typed router spec (type, params, grid): trained as it is, never re-parsed.
+  for (const entry of cfg.routers) checkParams(entry);
+
   const table = await loadData(cfg, log);
   log(`data: ${table.ids.length} prompts x ${table.models.length} models, datasets ${[...new Set(table.datasets)].join(", ")}`);
 
-  // Fail on an unknown router type or bad parameter now, not after minutes of embedding.
-  const probes = cfg.routers.map((r) => getRouterFactory(r.type).create(table.models, { ...r.params }));
-  const needsEmbeddings = probes.some((r) => r.needsEmbeddings);
-
-  let embeddings: EmbeddingMatrix | null = null;
+  // Every prompt is embedded once, for all splits and routers.
+  let all: TrainingSet = { table, embeddings: null };
+  let embedder: SavedRouterManifest["embedder"] = null;
   let prefixes: Record<string, string> = {};
-  const prep = cfg.embedder.preparation;
-  if (needsEmbeddings) {
+  if (cfg.routers.some((r) => getRouterFactory(r.type).needsEmbeddings)) {
     log(`embedding ${table.ids.length} prompts with ${cfg.embedder.spec}`);
     const bar = progress("embed");
     try {
-      const { matrix, stats, prefixes: stripped } = await embedTable(table, {
+      const embedded = await embedRows(table, {
         spec: cfg.embedder.spec,
-        preparation: prep,
+        preparation: cfg.embedder.preparation,
         cacheDir: opts.cacheDir,
         threads: cfg.embedder.threads,
         onProgress: bar.update,
       });
-      embeddings = matrix;
-      prefixes = stripped;
+      ({ embedder, prefixes } = embedded);
+      all = { table, embeddings: embedded.matrix };
+      const { stats } = embedded;
       log(`embeddings: ${stats.cacheHits} from cache, ${stats.computed} computed in ${stats.seconds.toFixed(1)} s`);
     } finally {
       bar.stop();
     }
   }
-  const embedderMeta = embeddings ? { id: embeddings.embedderId, spec: cfg.embedder.spec, preparation: prep } : null;
 
-  const splits: { cfg: SplitConfig; split: Split }[] = cfg.splits.flatMap((s) => {
-    const perDataset = makeSplits(table, s.kind === "in-distribution" ? { kind: s.kind, testFraction: s.testFraction, validationFraction: s.validationFraction, seed: cfg.seed } : { ...s, seed: cfg.seed });
-    if (s.kind === "in-distribution" && s.pooled) return [{ cfg: s, split: pooledSplit(table, perDataset) }];
-    return perDataset.map((split) => ({ cfg: s, split }));
-  });
+  const splits = cfg.splits.flatMap((s) =>
+    splitsOf(table, splitSpecOf({ ...s, seed: cfg.seed }), { pooled: s.kind === "in-distribution" && s.pooled }).map((split) => ({ cfg: s, split })),
+  );
 
   const runs: SplitRun[] = [];
   const files: string[] = [];
   let results: Results | undefined;
   await writeDirAtomic(outDir, async (staging) => {
     for (const { cfg: splitCfg, split } of splits) {
-      const train = part(table, embeddings, split.train);
-      const validation = part(table, embeddings, split.validation);
-      const test = part(table, embeddings, split.test);
+      const train = selectSetRows(all, split.train);
+      const validation = selectSetRows(all, split.validation);
+      const test = selectSetRows(all, split.test);
       const underTest: RouterUnderTest[] = [];
       for (const entry of cfg.routers) {
         const label = routerLabel(entry);
@@ -174,22 +162,25 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
         const bar = progress(`train ${label}`);
         let trained;
         try {
-          trained = await trainRouter(train, validation, { spec: specOf(entry), seed: cfg.seed, onProgress: bar.update });
+          trained = await trainRouter(train, validation, { spec: entry, seed: cfg.seed, onProgress: bar.update });
         } finally {
           bar.stop();
         }
         underTest.push({ name: label, router: trained.router });
         if (getRouterFactory(entry.type).save) {
           const rel = join("routers", split.name.replace(/[^A-Za-z0-9._-]/g, "_"), label);
-          await saveRouter(trained.router, join(staging, rel), {
-            embedder: embedderMeta,
-            split: { ...splitCfg, seed: cfg.seed, name: split.name, dataset: split.dataset },
-            seed: cfg.seed,
-            fit: trained.report,
-            prefixes,
-            fittedOn: { train: idsOf(table, split.train), validation: idsOf(table, split.validation) },
-            operatingPoints: await operatingPointsOn(trained.router, validation, cfg.seed),
-          });
+          await saveTrained(
+            join(staging, rel),
+            {
+              ...trained,
+              split: { ...splitCfg, seed: cfg.seed, name: split.name, dataset: split.dataset },
+              seed: cfg.seed,
+              embedder,
+              prefixes,
+              fittedOn: { train: idsOf(table, split.train), validation: idsOf(table, split.validation) },
+            },
+            await operatingPointsOn(trained.router, validation, cfg.seed),
+          );
           files.push(rel);
         }
       }

@@ -6,12 +6,32 @@ import { join, relative } from "node:path";
 import { synthesize } from "../../src/data/synth/index.js";
 import { writeOutcomeTable } from "../../src/data/arrow-io.js";
 import { parseExperiment } from "../../src/experiments/config.js";
-import { runExperiment, specOf } from "../../src/experiments/run.js";
+import { runExperiment } from "../../src/workflow/experiment.js";
+import { registerRouter } from "../../src/routers/registry.js";
 import { loadRouter } from "../../src/routers/artifact.js";
 import { readResults } from "../../src/report/results.js";
 import { runCli } from "../helpers/cli.js";
 
 let dir: string;
+
+registerRouter({
+  type: "fails-to-fit",
+  kind: "predictive",
+  describe: "test: its fit throws",
+  needsEmbeddings: false,
+  needsOutcomes: false,
+  create: (pool, params) => ({
+    type: "fails-to-fit",
+    kind: "predictive",
+    pool,
+    params,
+    needsEmbeddings: false,
+    needsOutcomes: false,
+    expectedCosts: new Float64Array(pool.length),
+    fit: () => Promise.reject(new Error("fit failed")),
+    predictQuality: () => Promise.reject(new Error("never fitted")),
+  }),
+});
 let tablePath: string;
 
 // Small enough to be quick, with the hash embedder and few bootstrap resamples; three datasets.
@@ -53,9 +73,15 @@ beforeAll(async () => {
 });
 
 describe("routekit run", () => {
-  it("turns config entries into router specs", () => {
-    const cfg = parseExperiment(configText("t.arrow"), "c.yaml");
-    expect(cfg.routers.map(specOf)).toEqual(["knn:k=3|9", "linear", "mlp:hidden=8,epochs=5", "cascade:epsilon=0.1"]);
+  it("a config entry is a router spec, checked before any data is read", async () => {
+    // k both fixed and searched: the config check says where, with the config's line
+    const both = configText("t.arrow").replace("  - type: knn\n    grid:", "  - type: knn\n    params: {k: 3}\n    grid:");
+    expect(() => parseExperiment(both, "c.yaml")).toThrow(/c\.yaml, row \d+, field "routers\[0\]\.grid\.k": .*"k" is given both/);
+    // A config built in code is checked by the run itself, before it reads the (missing) table.
+    const cfg = parseExperiment(configText(join(dir, "missing.arrow")), "c.yaml");
+    const bad = { ...cfg, routers: [{ type: "knn", params: { k: 3 }, grid: { k: [3, 9] } }] };
+    await expect(runExperiment(bad, { outDir: join(dir, "never"), cacheDir: join(dir, "cache") })).rejects.toThrow(/"k" is given both/);
+    expect(existsSync(join(dir, "never"))).toBe(false);
   });
 
   it("runs a config end to end; a rerun reproduces results.json byte for byte", async () => {
@@ -110,9 +136,9 @@ describe("routekit run", () => {
     const good = parseExperiment(configText(tablePath), "c.yaml");
     await runExperiment({ ...good, splits: [good.splits[0]], routers: [good.routers[1]] }, { outDir: out, cacheDir: join(dir, "cache") });
     const before = await readFile(join(out, "results.json"), "utf8");
-    // a grid value the config check now refuses, put in after parsing: it fails only inside training, mid-run
-    const bad = { ...good, routers: good.routers.map((r, i) => (i === 0 ? { ...r, grid: { k: [0] } } : r)) };
-    await expect(runExperiment(bad, { outDir: out, cacheDir: join(dir, "cache") })).rejects.toThrow();
+    // a router that fails inside training, after the first has been trained and saved: mid-run
+    const bad = { ...good, routers: [good.routers[1], { type: "fails-to-fit", params: {}, grid: {} }] };
+    await expect(runExperiment(bad, { outDir: out, cacheDir: join(dir, "cache") })).rejects.toThrow(/fit failed/);
     expect(await readFile(join(out, "results.json"), "utf8")).toBe(before);
     expect((await readdir(dir)).filter((f) => f.includes(".tmp-"))).toEqual([]);
   });

@@ -1,8 +1,8 @@
 /**
- * What `routekit eval` does, as a library function: for each split of a table, get every
- * router (load a saved router directory, or train a spec on the split's train rows with its
- * validation rows for grids), embed the split's test prompts the way each router's training
- * prompts were embedded, evaluate, and collect results.json-ready entries.
+ * `routekit eval`: for each split of a table, get every router (load a saved router directory,
+ * or train a spec on the split's train rows with its validation rows for grids), embed the
+ * split's test and validation prompts the way each router's training prompts were embedded,
+ * evaluate, and collect results.json-ready entries.
  *
  * Saved routers are evaluated on the test split recorded in their router.json: the split
  * settings (kind, seed, fractions) come from the manifests, and a router trained on one
@@ -15,23 +15,27 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import type { OutcomeTable } from "../data/table.js";
-import { selectRows } from "../data/table.js";
-import { makeSplits, ROUTERBENCH_SPLIT, type Split, type SplitSpec } from "../data/splits.js";
-import type { EmbeddingMatrix, PreparationOptions } from "../embed/embedder.js";
-import { DEFAULT_EMBEDDER_SPEC, embedTexts } from "../embed/index.js";
-import { loadRouter, MANIFEST_FILE, type SavedRouterManifest } from "../routers/artifact.js";
-import { fittedOverlap, overlapError, trainOnTable } from "../routers/pipeline.js";
-import { getRouterFactory, parseRouterSpec } from "../routers/registry.js";
-import type { PromptBatch, Router } from "../routers/router.js";
-import { InputError } from "../util/errors.js";
-import type { ProgressFn } from "../util/progress.js";
-import { evaluateSplit, type EvalOptions, type RouterUnderTest } from "./evaluate.js";
+import { selectRows, type OutcomeTable } from "../data/table.js";
+import { splitSpecOf, type Split, type SplitSpec } from "../data/splits.js";
+import { selectEmbeddingRows, type PreparationOptions } from "../embed/embedder.js";
+import { DEFAULT_EMBEDDER_SPEC } from "../embed/registry.js";
+import { evaluateSplit, type EvalOptions, type RouterUnderTest } from "../evaluate/evaluate.js";
 import { splitEntry, type SplitEntry } from "../report/results.js";
+import { loadRouter, MANIFEST_FILE, type SavedRouterManifest } from "../routers/artifact.js";
+import { getRouterFactory, parseRouterSpec, type RouterSpec } from "../routers/registry.js";
+import type { Router } from "../routers/router.js";
+import { InputError } from "../util/errors.js";
+import { embedRows } from "./embed.js";
+import { fittedOverlap, overlapError } from "./overlap.js";
+import { splitsOf } from "./splits.js";
+import { rowRange, trainOnTable } from "./train.js";
+
+/** A router to evaluate: a saved router directory, or a spec trained on each split (`name` labels its rows). */
+export type RouterSource = { dir: string } | { spec: RouterSpec; name: string };
 
 export interface EvalDatasetOptions extends Omit<EvalOptions, "onProgress" | "validation"> {
-  /** Router directories (containing router.json) or router specs (`knn:k=5|10`). */
-  routers: string[];
+  /** Saved router directories and router specs; a string is either (see routerSource). */
+  routers: (RouterSource | string)[];
   /** Only this dataset's split. */
   dataset?: string;
   /** Split kind for specs (directories bring their own); default in-distribution. */
@@ -56,34 +60,33 @@ export interface EvalDatasetResult {
   splitSpec: SplitSpec;
 }
 
-interface Source {
-  arg: string;
-  name: string;
-  kind: "directory" | "spec";
-  type: string;
-  dir?: string;
-  loaded?: { router: Router; manifest: SavedRouterManifest };
+type Source =
+  | { arg: string; name: string; kind: "directory"; type: string; dir: string; loaded: { router: Router; manifest: SavedRouterManifest } }
+  | { arg: string; name: string; kind: "spec"; type: string; spec: RouterSpec };
+
+/**
+ * A `--routers` argument: a directory holding router.json is a saved router; any other
+ * directory is refused; anything else is a router spec, labelled by its text.
+ */
+export function routerSource(arg: string): RouterSource {
+  if (existsSync(join(arg, MANIFEST_FILE))) return { dir: arg };
+  if (existsSync(arg) && statSync(arg).isDirectory()) throw new InputError(`not a router directory (${MANIFEST_FILE} missing)`, { file: arg });
+  return { spec: parseRouterSpec(arg), name: arg };
 }
 
-function isRouterDir(arg: string): boolean {
-  return existsSync(join(arg, MANIFEST_FILE));
-}
-
-async function resolveSources(args: string[]): Promise<Source[]> {
-  if (args.length === 0) throw new InputError("no routers given (--routers <router dirs or specs...>)");
+async function resolveSources(given: (RouterSource | string)[]): Promise<Source[]> {
+  if (given.length === 0) throw new InputError("no routers given (--routers <router dirs or specs...>)");
   const out: Source[] = [];
   const used = new Set<string>();
-  for (const arg of args) {
+  for (const g of given) {
+    const r = typeof g === "string" ? routerSource(g) : g;
     let src: Source;
-    if (isRouterDir(arg)) {
-      const loaded = await loadRouter(arg);
-      src = { arg, name: basename(resolve(arg)), kind: "directory", type: loaded.manifest.type, dir: arg, loaded };
-    } else if (existsSync(arg) && statSync(arg).isDirectory()) {
-      throw new InputError(`not a router directory (${MANIFEST_FILE} missing)`, { file: arg });
+    if ("dir" in r) {
+      const loaded = await loadRouter(r.dir);
+      src = { arg: r.dir, name: basename(resolve(r.dir)), kind: "directory", type: loaded.manifest.type, dir: r.dir, loaded };
     } else {
-      const type = parseRouterSpec(arg).type;
-      getRouterFactory(type);
-      src = { arg, name: arg, kind: "spec", type };
+      getRouterFactory(r.spec.type);
+      src = { arg: r.name, name: r.name, kind: "spec", type: r.spec.type, spec: r.spec };
     }
     // Names label table rows: keep them unique.
     let name = src.name;
@@ -96,18 +99,20 @@ async function resolveSources(args: string[]): Promise<Source[]> {
 
 /** The split settings: from the saved routers' manifests (which must agree), else from the options. */
 function resolveSplitSpec(sources: Source[], opts: EvalDatasetOptions): SplitSpec {
-  const recorded = sources.filter((s) => s.loaded).map((s) => ({ s, split: s.loaded!.manifest.split as Record<string, unknown> }));
-  const kind = opts.split ?? (recorded[0]?.split.kind as SplitSpec["kind"] | undefined) ?? "in-distribution";
-  const seed = opts.splitSeed ?? (recorded[0]?.split.seed as number | undefined) ?? opts.seed;
-  const validationFraction = opts.validationFraction ?? (recorded[0]?.split.validationFraction as number | undefined) ?? ROUTERBENCH_SPLIT.validationFraction;
-  const testFraction = opts.testFraction ?? (recorded[0]?.split.testFraction as number | undefined) ?? (ROUTERBENCH_SPLIT as { testFraction: number }).testFraction;
-  const spec: SplitSpec = kind === "in-distribution" ? { kind, testFraction, validationFraction, seed } : { kind, validationFraction, seed };
-  for (const { s, split } of recorded) {
+  const saved = sources.flatMap((s) => (s.kind === "directory" ? [{ dir: s.dir, split: s.loaded.manifest.split as Partial<SplitSpec & { testFraction: number }> }] : []));
+  const first = saved[0]?.split;
+  const spec = splitSpecOf({
+    kind: opts.split ?? first?.kind,
+    seed: opts.splitSeed ?? first?.seed ?? opts.seed,
+    validationFraction: opts.validationFraction ?? first?.validationFraction,
+    testFraction: opts.testFraction ?? first?.testFraction,
+  });
+  for (const { dir, split } of saved) {
     const same = split.kind === spec.kind && split.seed === spec.seed && split.validationFraction === spec.validationFraction && (spec.kind !== "in-distribution" || split.testFraction === spec.testFraction);
     if (!same) {
       throw new InputError(
         `router was trained on split ${JSON.stringify({ kind: split.kind, seed: split.seed, testFraction: split.testFraction, validationFraction: split.validationFraction })}, but this evaluation uses ${JSON.stringify(spec)}; evaluate routers of one split together`,
-        { file: join(s.dir!, MANIFEST_FILE) },
+        { file: join(dir, MANIFEST_FILE) },
       );
     }
   }
@@ -120,71 +125,32 @@ function appliesTo(manifest: SavedRouterManifest, split: Split): boolean {
   return d === "all" ? split.name === split.dataset : d === split.dataset;
 }
 
-/**
- * A router that reads its own test embeddings (each router embeds prompts its own way: its
- * embedder, preparation and learned prefixes), looked up by prompt id so any row subset works.
- */
-function withOwnEmbeddings(router: Router, ids: readonly string[], matrix: EmbeddingMatrix): Router {
-  const rowOf = new Map(ids.map((id, i) => [id, i]));
-  const pick = (batch: PromptBatch): PromptBatch => {
-    const d = matrix.dimension;
-    const data = new Float32Array(batch.ids.length * d);
-    batch.ids.forEach((id, i) => {
-      const r = rowOf.get(id);
-      if (r === undefined) throw new Error(`no test embedding for prompt ${id}`);
-      data.set(matrix.data.subarray(r * d, r * d + d), i * d);
-    });
-    return { ...batch, embeddings: { ...matrix, rows: batch.ids.length, data } };
-  };
-  // A view of the router (everything inherited) that no longer asks the evaluator for embeddings.
-  const view = Object.create(router) as Router;
-  Object.defineProperty(view, "needsEmbeddings", { value: false });
-  if (router.kind === "predictive") Object.defineProperty(view, "predictQuality", { value: (b: PromptBatch) => router.predictQuality(pick(b)) });
-  else Object.defineProperty(view, "realise", { value: (b: PromptBatch) => router.realise(pick(b)) });
-  return view;
-}
-
-async function heldOutEmbeddings(
-  rows: { texts: string[]; evals: string[] },
-  e: { spec: string; preparation: PreparationOptions },
-  prefixes: Record<string, string>,
-  opts: EvalDatasetOptions,
-  progress: ProgressFn,
-): Promise<EmbeddingMatrix> {
-  const { matrix } = await embedTexts(rows.texts, rows.evals, { spec: e.spec, preparation: e.preparation, prefixes, cacheDir: opts.cacheDir, onProgress: progress });
-  return matrix;
-}
-
 export async function evaluateRoutersOnTable(table: OutcomeTable, opts: EvalDatasetOptions): Promise<EvalDatasetResult> {
   const sources = await resolveSources(opts.routers);
   if (opts.compareTo !== undefined && !sources.some((s) => s.name === opts.compareTo)) {
     throw new InputError(`--compare-to names "${opts.compareTo}", which is not one of the routers (${sources.map((s) => s.name).join(", ")})`, { field: "--compare-to" });
   }
   const splitSpec = resolveSplitSpec(sources, opts);
-  let splits = makeSplits(table, splitSpec);
-  if (opts.dataset !== undefined) {
-    splits = splits.filter((s) => s.dataset === opts.dataset);
-    if (!splits.length) throw new InputError(`no dataset "${opts.dataset}" in the table (has: ${[...new Set(table.datasets)].sort().join(", ")})`, { field: "dataset" });
-  }
+  const splits = splitsOf(table, splitSpec, { dataset: opts.dataset });
   const progress = opts.onProgress ?? (() => {});
   const entries: SplitEntry[] = [];
   for (const split of splits) {
     const test = selectRows(table, split.test);
     if (test.ids.length === 0) continue;
     const validation = selectRows(table, split.validation);
-    // Each router embeds validation and test prompts its own way, in one pass.
-    const scored = { ids: [...test.ids, ...validation.ids], texts: [...test.texts, ...validation.texts], evals: [...test.evals, ...validation.evals] };
+    // Each router embeds test then validation prompts its own way, in one pass.
+    const heldOut = selectRows(table, [...split.test, ...split.validation]);
     const routers: RouterUnderTest[] = [];
     const overlap: { router: string; prompts: number }[] = [];
     for (const src of sources) {
       let router: Router;
       let embedder: { spec: string; preparation: PreparationOptions } | null;
       let prefixes: Record<string, string>;
-      if (src.loaded) {
+      if (src.kind === "directory") {
         if (!appliesTo(src.loaded.manifest, split)) continue;
-        const seen = await fittedOverlap(src.dir!, src.loaded.manifest, test.ids);
+        const seen = await fittedOverlap(src.dir, src.loaded.manifest, test.ids);
         if (seen.total > 0) {
-          if (!opts.allowOverlap) throw overlapError(src.dir!, seen, test.ids.length, `test prompts of split ${split.name}`);
+          if (!opts.allowOverlap) throw overlapError(src.dir, seen, test.ids.length, `test prompts of split ${split.name}`);
           overlap.push({ router: src.name, prompts: seen.total });
         }
         router = src.loaded.router;
@@ -192,7 +158,7 @@ export async function evaluateRoutersOnTable(table: OutcomeTable, opts: EvalData
         prefixes = src.loaded.manifest.prefixes ?? {};
       } else {
         const trained = await trainOnTable(table, {
-          spec: src.arg,
+          spec: src.spec,
           seed: splitSpec.seed,
           embedder: opts.embedder ?? DEFAULT_EMBEDDER_SPEC,
           preparation: opts.preparation,
@@ -207,12 +173,21 @@ export async function evaluateRoutersOnTable(table: OutcomeTable, opts: EvalData
         embedder = trained.embedder;
         prefixes = trained.prefixes;
       }
-      if (router.needsEmbeddings) {
-        if (!embedder) throw new InputError(`router "${src.name}" reads embeddings but records no embedder`, src.dir ? { file: join(src.dir, MANIFEST_FILE) } : {});
-        const matrix = await heldOutEmbeddings(scored, embedder, prefixes, opts, (d, t, l) => progress("embed", d, t, `${split.name} held-out ${l ?? ""}`.trim()));
-        router = withOwnEmbeddings(router, scored.ids, matrix);
+      if (!router.needsEmbeddings) {
+        routers.push({ name: src.name, router });
+        continue;
       }
-      routers.push({ name: src.name, router });
+      if (!embedder) throw new InputError(`router "${src.name}" reads embeddings but records no embedder`, src.kind === "directory" ? { file: join(src.dir, MANIFEST_FILE) } : {});
+      const { matrix } = await embedRows(heldOut, {
+        spec: embedder.spec,
+        preparation: embedder.preparation,
+        prefixes,
+        cacheDir: opts.cacheDir,
+        onProgress: (d, t, l) => progress("embed", d, t, `${split.name} held-out ${l ?? ""}`.trim()),
+      });
+      const nt = test.ids.length;
+      const embeddings = { test: selectEmbeddingRows(matrix, rowRange(0, nt)), validation: selectEmbeddingRows(matrix, rowRange(nt, validation.ids.length)) };
+      routers.push({ name: src.name, router, embeddings });
     }
     if (routers.length === 0) continue;
     const result = await evaluateSplit({ table: test, embeddings: null }, routers, {
