@@ -101,5 +101,6 @@ import { zeroFactory } from "./baselines/zero.js";
 import { cascadeFactory } from "./baselines/cascade.js";
 import { irtFactory } from "./irt.js";
 import { taskPriorFactory } from "./baselines/task-prior.js";
+import { mfFactory } from "./mf.js";
 
-for (const f of [knnFactory, mlpFactory, linearFactory, oracleFactory, bestSingleFactory, zeroFactory, cascadeFactory, irtFactory, taskPriorFactory]) registerRouter(f);
+for (const f of [knnFactory, mlpFactory, linearFactory, oracleFactory, bestSingleFactory, zeroFactory, cascadeFactory, irtFactory, taskPriorFactory, mfFactory]) registerRouter(f);
