@@ -9,7 +9,7 @@ import { REPORT_MARKER, writeReport } from "../report/write.js";
 import { checkOutputDir } from "../util/atomic.js";
 import { InputError } from "../util/errors.js";
 import { progressReporter } from "../util/progress.js";
-import { formatSplitTable, printJson, splitSummary } from "./output.js";
+import { formatSplitTable, formatSplitWarnings, formatSummaryTable, printJson, splitSummary } from "./output.js";
 
 interface EvalCliOptions {
   routers: string[];
@@ -24,6 +24,7 @@ interface EvalCliOptions {
   compareTo?: string;
   costRange?: string;
   logCost?: boolean;
+  linearCost?: boolean;
   embedder: string;
   cacheDir?: string;
   maxPoints: string;
@@ -73,7 +74,8 @@ export function register(program: Command): void {
     )
     .option("--compare-to <router>", "also compare every row with this router (its name in the report, e.g. task-prior), with paired intervals")
     .option("--cost-range <min,max>", "AIQ cost range in US$ per query (default: cheapest to dearest single model on each test split)")
-    .option("--log-cost", "log-scale cost axis in the plots")
+    .option("--log-cost", "log-scale cost axis in the plots (the default, as in `run`)")
+    .addOption(new Option("--linear-cost", "linear cost axis in the plots instead of the default log scale").conflicts("logCost"))
     .option("--embedder <spec>", "embedder for specs that read prompts: use-lite | hash | hash:<dim> | hf:<model-id>", DEFAULT_EMBEDDER_SPEC)
     .option("--cache-dir <dir>", `embedding cache (default: $ROUTEKIT_CACHE_DIR or ${defaultCacheDir()})`)
     .option("--max-points <n>", "curve points kept per router in results.json (metrics always use all)", String(DEFAULT_MAX_POINTS))
@@ -85,6 +87,8 @@ export function register(program: Command): void {
       const bootstrap = integer(o.bootstrap, "--bootstrap", 0);
       const maxPoints = integer(o.maxPoints, "--max-points", 2);
       const range = costRange(o.costRange);
+      // Costs span orders of magnitude: plots use a log cost axis unless asked otherwise (as `run`).
+      const logCost = !o.linearCost;
       const started = Date.now();
       // --out is replaced whole: refuse one that is or holds an input before any work.
       const inputs = [file, ...o.routers.filter((r) => existsSync(r)), o.cacheDir ?? defaultCacheDir()];
@@ -133,13 +137,13 @@ export function register(program: Command): void {
         costRange: range ?? null,
         embedder: o.embedder,
         maxPoints,
-        logCost: !!o.logCost,
+        logCost,
         allowOverlap: !!o.allowOverlap,
       });
       // One atomic step replaces the whole folder. Timing lives in run.json, outside results.json,
       // which must stay byte-identical across reruns.
       const written = await writeReport(o.out, results, {
-        logCost: o.logCost,
+        logCost,
         inputs,
         extraFiles: { "run.json": `${JSON.stringify({ finishedAt: new Date().toISOString(), seconds: (Date.now() - started) / 1000, node: process.version }, null, 2)}\n` },
       });
@@ -154,7 +158,13 @@ export function register(program: Command): void {
         return;
       }
       const lines: string[] = [];
-      for (const s of results.splits) lines.push(formatSplitTable(s), "");
+      for (const s of results.splits) {
+        lines.push(formatSplitTable(s));
+        const warnings = formatSplitWarnings(s);
+        if (warnings) lines.push(warnings);
+        lines.push("");
+      }
+      lines.push(formatSummaryTable(results.splits), "");
       lines.push(`report: ${written.report}`, `results: ${written.results}`, `plots: ${written.plots.map((p) => p.png).join(", ")}`);
       process.stdout.write(`${lines.join("\n")}\n`);
     });

@@ -1,6 +1,7 @@
 /** Shared output helpers for commands: JSON to stdout, tables for people. */
-import type { SplitEntry } from "../report/results.js";
+import { hasAiq, type SplitEntry } from "../report/results.js";
 import { reportOrder } from "../report/markdown.js";
+import { formatSummaryCell, splitWarnings, summaryTable } from "../report/summary.js";
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -13,7 +14,6 @@ export function formatTable(header: string[], rows: (string | number)[][]): stri
   const line = (r: string[]) => r.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join("  ");
   return [line(cells[0]), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
 }
-
 
 const fixed4 = (v: number) => v.toFixed(4);
 const signed4 = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(4)}`;
@@ -29,6 +29,7 @@ export function splitSummary(s: SplitEntry) {
     operatingPoints: s.operatingPoints,
     compareTo: s.compareTo,
     routers: reportOrder(s).map((r) => ({ name: r.name, role: r.role, aiq: r.aiq, aiqInterval: r.aiqInterval, diffToZero: r.diffToZero, diffInterval: r.diffInterval, beatsZero: r.beatsZero, vsReference: r.vsReference })),
+    warnings: splitWarnings(s),
   };
 }
 
@@ -37,10 +38,10 @@ export function formatSplitTable(s: SplitEntry): string {
   const rows = reportOrder(s).map((r) => {
     const vs = r.vsReference ? [`${signed4(r.vsReference.diff)} ${range4(r.vsReference.interval)}`] : s.compareTo ? ["-"] : [];
     // The best single model is one point: it has no AIQ of its own (see the report).
-    if (r.role === "best-single") return [r.name, "-", `point ${r.maxQuality.quality.toFixed(3)} @ $${r.maxQuality.cost.toPrecision(2)}`, "-", "", "-", ...(s.compareTo ? ["-"] : [])];
+    if (!hasAiq(r)) return [r.name, "-", `point ${r.maxQuality.quality.toFixed(3)} @ $${r.maxQuality.cost.toPrecision(2)}`, "-", "", "-", ...(s.compareTo ? ["-"] : [])];
     return [
       r.name,
-      fixed4(r.aiq),
+      fixed4(r.aiq!),
       range4(r.aiqInterval),
       r.diffToZero === null ? "-" : signed4(r.diffToZero),
       range4(r.diffInterval),
@@ -50,4 +51,25 @@ export function formatSplitTable(s: SplitEntry): string {
   });
   const header = ["router", "AIQ", "95% interval", "AIQ - Zero", "95% interval", "beats Zero", ...(s.compareTo ? [`vs ${s.compareTo} [95%]`] : [])];
   return `${s.dataset} (${s.split}), ${s.prompts} test prompts\n${formatTable(header, rows)}`;
+}
+
+/** A split's warnings (too few test or validation prompts), one "warning:" line each; "" without any. */
+export function formatSplitWarnings(s: SplitEntry): string {
+  return splitWarnings(s)
+    .map((w) => `warning: ${s.dataset} (${s.split}): ${w}`)
+    .join("\n");
+}
+
+/**
+ * The router x split summary of report.md in plain text: AIQ minus Zero with its interval,
+ * `*` where the whole interval is above 0 (the router beats Zero on that split).
+ */
+export function formatSummaryTable(splits: readonly SplitEntry[]): string {
+  const t = summaryTable(splits);
+  if (t.rows.length === 0) return "Summary: no routers evaluated.";
+  const level = t.level === null ? "no intervals" : `${Math.round(t.level * 100)}% interval`;
+  const rows = t.rows.map((r) => [r.name, ...r.cells.map((c) => `${formatSummaryCell(c, "-")}${c?.beats ? " *" : "  "}`)]);
+  const lines = [`Summary: AIQ - Zero router per split [${level}]; * = whole interval above 0 (beats Zero)`, formatTable(["router", ...t.splits], rows)];
+  if (t.warned.length) lines.push(`Too few prompts to trust: ${t.warned.map((w) => w.split).join(", ")} (see the warnings above).`);
+  return lines.join("\n");
 }

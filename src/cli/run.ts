@@ -4,7 +4,7 @@ import { loadExperiment } from "../experiments/config.js";
 import { runExperiment } from "../workflow/experiment.js";
 import { defaultCacheDir } from "../embed/index.js";
 import { progressReporter } from "../util/progress.js";
-import { formatSplitTable, printJson, splitSummary } from "./output.js";
+import { formatSplitTable, formatSplitWarnings, formatSummaryTable, printJson, splitSummary } from "./output.js";
 
 export function register(program: Command): void {
   program
@@ -35,7 +35,11 @@ export function register(program: Command): void {
         printJson({ outDir: res.outDir, files: res.files, seconds: (Date.now() - started) / 1000, splits: res.results.splits.map(splitSummary) });
         return;
       }
-      for (const s of res.results.splits) process.stdout.write(`\n${formatSplitTable(s)}\n`);
+      for (const s of res.results.splits) {
+        const warnings = formatSplitWarnings(s);
+        process.stdout.write(`\n${formatSplitTable(s)}\n${warnings ? `${warnings}\n` : ""}`);
+      }
+      process.stdout.write(`\n${formatSummaryTable(res.results.splits)}\n`);
       const rel = (p: string) => relative(process.cwd(), join(res.outDir, p)) || ".";
       process.stdout.write(`\nReport: ${rel("report.md")}\nResults: ${rel("results.json")}\nPlots: ${res.files.filter((f) => f.endsWith(".png")).map(rel).join(", ")}\n`);
       process.stdout.write(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);

@@ -2,13 +2,19 @@
  * report.md: one section per evaluated split, a table of routers best AIQ first (with the
  * Zero router, best single model and Oracle as reference rows), and the split's plot.
  */
-import type { Results, RouterEntry, SplitEntry } from "./results.js";
+import { hasAiq, type Results, type RouterEntry, type SplitEntry } from "./results.js";
 import { formatNumber } from "./plot.js";
+import { renderSummaryMarkdown, splitWarnings } from "./summary.js";
 
-/** File name stem of a split's plot (plots/<stem>.svg|png). */
+/** File name stem of a split's plot (plots/<stem>.svg|png; its forest plot plots/<stem>-forest.svg|png). */
 export function plotStem(split: { dataset: string; split: string }): string {
   const clean = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "") || "x";
   return `${clean(split.dataset)}--${clean(split.split)}`;
+}
+
+/** File name stem of a split's forest plot of AIQ minus Zero. */
+export function forestStem(split: { dataset: string; split: string }): string {
+  return `${plotStem(split)}-forest`;
 }
 
 const num = (v: number | null, digits = 4) => (v === null ? "–" : v.toFixed(digits));
@@ -16,12 +22,14 @@ const usd = (v: number | null) => (v === null ? "never" : `$${formatNumber(v)}`)
 const iv = (v: [number, number] | null, digits = 4) => (v ? ` [${v[0].toFixed(digits)}, ${v[1].toFixed(digits)}]` : "");
 const signed = (v: number) => `${v >= 0 ? "+" : "-"}${Math.abs(v).toFixed(4)}`;
 
-/** Table rows in report order: best AIQ first; equal AIQ keeps results order. */
+/**
+ * Table rows in report order: best AIQ first (equal AIQ keeps results order), then the rows
+ * without an AIQ (the best single model), which get no rank.
+ */
 export function reportOrder(split: SplitEntry): RouterEntry[] {
-  return split.routers
-    .map((r, k) => ({ r, k }))
-    .sort((a, b) => b.r.aiq - a.r.aiq || a.k - b.k)
-    .map((x) => x.r);
+  const ranked = split.routers.map((r, k) => ({ r, k })).filter((x) => x.r.aiq !== null);
+  ranked.sort((a, b) => b.r.aiq! - a.r.aiq! || a.k - b.k);
+  return [...ranked.map((x) => x.r), ...split.routers.filter((r) => r.aiq === null)];
 }
 
 function beats(r: RouterEntry): string {
@@ -61,6 +69,7 @@ export function renderSplitSection(split: SplitEntry, opts: { plotsDir?: string;
   for (const o of split.overlap ?? []) {
     lines.push(`> **Warning:** ${o.router} was fitted or tuned on ${o.prompts} of these ${split.prompts} test prompts (evaluated with --allow-overlap): its figures here are optimistic.`, "");
   }
+  for (const w of splitWarnings(split)) lines.push(`> **Warning:** ${w[0].toUpperCase()}${w.slice(1)}`, "");
   if (split.compareTo) {
     lines.push(`The last column is each row's AIQ minus ${split.compareTo}'s on the same resamples; **bold** when its whole interval is above 0 (the row beats ${split.compareTo}).`, "");
   }
@@ -69,13 +78,15 @@ export function renderSplitSection(split: SplitEntry, opts: { plotsDir?: string;
   if (twoModel) header.push("APGR", "CPT(50%)", "CPT(80%)");
   if (split.compareTo) header.push(`vs ${split.compareTo}`);
   lines.push(`| ${header.join(" | ")} |`, `|${header.map((_, k) => (k < 2 ? "---" : "---:")).join("|")}|`);
-  reportOrder(split).forEach((r, k) => {
+  let rank = 0;
+  for (const r of reportOrder(split)) {
     const cells = [
-      String(k + 1),
+      // Only rows with an AIQ are ranked.
+      hasAiq(r) ? String(++rank) : "—",
       displayName(r),
       // One point has no curve over the cost range: show where it stands, not an AIQ of ~0.
-      r.role === "best-single" ? `— (one point)` : `${num(r.aiq)}${iv(r.aiqInterval)}`,
-      r.diffToZero === null || r.role === "best-single" ? "—" : `${signed(r.diffToZero)}${iv(r.diffInterval)}`,
+      !hasAiq(r) ? `— (one point)` : `${num(r.aiq)}${iv(r.aiqInterval)}`,
+      r.diffToZero === null || !hasAiq(r) ? "—" : `${signed(r.diffToZero)}${iv(r.diffInterval)}`,
       beats(r),
       `${num(r.maxQuality.quality)} (${usd(r.maxQuality.cost)})`,
       num(r.qualityAtBestSingleCost),
@@ -86,17 +97,28 @@ export function renderSplitSection(split: SplitEntry, opts: { plotsDir?: string;
       cells.push(t ? num(t.apgr, 3) : "", t ? num(t.cpt50, 3) : "", t ? num(t.cpt80, 3) : "");
     }
     if (split.compareTo) {
-      const v = r.vsReference;
+      const v = hasAiq(r) ? r.vsReference : null;
       const text = v ? `${signed(v.diff)}${iv(v.interval)}` : "—";
       cells.push(v?.better ? `**${text}**` : text);
     }
     lines.push(`| ${cells.join(" | ")} |`);
-  });
+  }
   lines.push("");
   lines.push(`Single models (mean cost per query, mean quality): ${split.singles.map((s) => `${s.model} ${usd(s.cost)} / ${s.quality.toFixed(3)}`).join("; ")}.`, "");
   if (opts.plotsDir !== undefined) {
     const stem = plotStem(split);
     lines.push(`![${split.dataset} ${split.split}: quality vs cost](${opts.plotsDir}/${stem}.png)`, "", `([SVG](${opts.plotsDir}/${stem}.svg))`, "");
+    if (split.routers.some((r) => r.role === "router")) {
+      const forest = forestStem(split);
+      lines.push(
+        `Each router's AIQ minus the Zero router's${split.bootstrap ? ` with its ${Math.round(split.bootstrap.level * 100)}% interval` : ""}; the vertical line at 0 is the Zero router:`,
+        "",
+        `![${split.dataset} ${split.split}: AIQ minus Zero per router](${opts.plotsDir}/${forest}.png)`,
+        "",
+        `([SVG](${opts.plotsDir}/${forest}.svg))`,
+        "",
+      );
+    }
   }
   return lines.join("\n");
 }
@@ -104,14 +126,14 @@ export function renderSplitSection(split: SplitEntry, opts: { plotsDir?: string;
 export const HOW_TO_READ = [
   "How to read this report. Each router's *curve* is its mean cost and mean quality per test prompt at every willingness to pay lambda (it routes each prompt to argmax lambda * predicted quality - expected cost); its *hull* is the non-decreasing convex hull of those points, what mixing its settings at random can reach.",
   "The *Zero router* is that hull for the single models themselves: mixing models at random with no look at the prompt. A router is only worth something where its hull lies above the Zero router's.",
-  "*AIQ* is the hull's mean quality over one cost range shared by every row (by default the cheapest to the dearest single model), counting 0 where a router cannot spend that little and staying flat right of its last point. The best single model is one point, usually the dearest, so it has no AIQ of its own: its row shows where it stands (its quality and cost).",
+  "*AIQ* is the hull's mean quality over one cost range shared by every row (by default the cheapest to the dearest single model), counting 0 where a router cannot spend that little and staying flat right of its last point. The best single model is one point, usually the dearest, so it has no AIQ of its own: its row shows where it stands (its quality and cost), with no rank and no comparison.",
   "A router's *operating points* (which lambdas, or which settings of a cascade, make up its hull) are chosen on the validation rows and only those are evaluated on test, as a user would deploy it. Choosing them on the test rows instead (RouterBench's way) lets a curve of hundreds of points climb on test noise: a router with no signal at all then appears to beat the Zero router.",
   "Intervals come from resampling the test prompts with replacement and recomputing every curve, hull and AIQ on each resample; *Beats Zero?* says yes only when the whole interval of the router's AIQ minus the Zero router's is above 0.",
   "The *Oracle* (the best model for each prompt, known in hindsight) is an upper reference no router can reach.",
 ].join(" ");
 
 export function renderReport(results: Results, opts: { plotsDir?: string; title?: string } = {}): string {
-  const parts = [`# ${opts.title ?? "routekit evaluation"}`, "", HOW_TO_READ, ""];
+  const parts = [`# ${opts.title ?? "routekit evaluation"}`, "", HOW_TO_READ, "", renderSummaryMarkdown(results.splits)];
   for (const s of results.splits) parts.push(renderSplitSection(s, opts));
   const v = Object.entries(results.versions)
     .map(([k, x]) => `${k} ${x}`)

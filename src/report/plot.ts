@@ -21,22 +21,22 @@ export interface PlotOptions {
   title?: string;
 }
 
-const FONT = "DejaVu Sans, Verdana, Arial, sans-serif";
+export const FONT = "DejaVu Sans, Verdana, Arial, sans-serif";
 /** Tableau 10: distinguishable, and readable for the common colour-vision deficiencies. */
-const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#17becf"];
+export const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#17becf"];
 const LEGEND_WIDTH = 240;
 
-function esc(s: string): string {
+export function esc(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
 /** Fixed precision keeps the SVG small and byte-stable. */
-const f = (x: number) => (Math.round(x * 100) / 100).toString();
+export const f = (x: number) => (Math.round(x * 100) / 100).toString();
 
 /** Approximate text width for DejaVu Sans (average advance ~0.6 em): enough for layout. */
-const textWidth = (s: string, size: number) => s.length * size * 0.6;
+export const textWidth = (s: string, size: number) => s.length * size * 0.6;
 
-function truncate(s: string, max: number): string {
+export function truncate(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
 }
 
@@ -58,7 +58,7 @@ function niceStep(span: number, count: number): number {
   return (r <= 1 ? 1 : r <= 2 ? 2 : r <= 5 ? 5 : 10) * mag;
 }
 
-function linearTicks(lo: number, hi: number, count = 6): number[] {
+export function linearTicks(lo: number, hi: number, count = 6): number[] {
   const step = niceStep(hi - lo, count);
   const out: number[] = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
@@ -299,28 +299,54 @@ export function renderPlotSvg(split: SplitEntry, opts: PlotOptions = {}): string
   }
   out.push(`<g class="labels">${placed.join("")}</g>`);
 
-  // Legend, right of the plot area.
+  // Legend, right of the plot area. A line drawn exactly under a later one (same hull) cannot be
+  // seen: its entry says which line hides it.
+  const drawn = [
+    ...(oracle && oracle.hull.length > 1 ? [{ name: "the Oracle hull", hull: oracle.hull, entry: oracle }] : []),
+    ...(zero ? [{ name: "the Zero router", hull: zero.hull, entry: zero }] : []),
+    ...routers.map((r) => ({ name: r.name, hull: r.hull, entry: r })),
+  ];
+  const under = hiddenUnder(drawn);
+  const hidden = new Map([...under].map(([i, j]) => [drawn[i].entry, drawn[j].name]));
   const lx = W - margin.right + 16;
   let ly = margin.top + 8;
   const items: string[] = [];
-  const row = (symbol: string, text: string) => {
+  const row = (symbol: string, text: string, hiddenBy?: string) => {
     items.push(`${symbol}<text x="${f(lx + 30)}" y="${f(ly + 4)}" font-size="12" fill="#222">${esc(truncate(text, 28))}</text>`);
     ly += 20;
+    if (hiddenBy === undefined) return;
+    items.push(`<text class="hidden-note" x="${f(lx + 30)}" y="${f(ly)}" font-size="10.5" font-style="italic" fill="#555">hidden under ${esc(truncate(hiddenBy, 17))}</text>`);
+    ly += 16;
   };
+  const aiqText = (v: number | null) => (v === null ? "–" : v.toFixed(3));
   items.push(`<text x="${f(lx)}" y="${f(ly + 4)}" font-size="12" font-weight="bold" fill="#222">hull (AIQ)</text>`);
   ly += 22;
   routers.forEach((r, k) => {
     const color = PALETTE[k % PALETTE.length];
-    row(`<line x1="${f(lx)}" y1="${f(ly)}" x2="${f(lx + 22)}" y2="${f(ly)}" stroke="${color}" stroke-width="2.5"/>`, `${r.name} (${r.aiq.toFixed(3)})`);
+    row(`<line x1="${f(lx)}" y1="${f(ly)}" x2="${f(lx + 22)}" y2="${f(ly)}" stroke="${color}" stroke-width="2.5"/>`, `${r.name} (${aiqText(r.aiq)})`, hidden.get(r));
   });
-  if (zero) row(`<line x1="${f(lx)}" y1="${f(ly)}" x2="${f(lx + 22)}" y2="${f(ly)}" stroke="#555" stroke-width="1.6" stroke-dasharray="6 4"/>`, `Zero router (${zero.aiq.toFixed(3)})`);
+  if (zero) row(`<line x1="${f(lx)}" y1="${f(ly)}" x2="${f(lx + 22)}" y2="${f(ly)}" stroke="#555" stroke-width="1.6" stroke-dasharray="6 4"/>`, `Zero router (${aiqText(zero.aiq)})`, hidden.get(zero));
   row(`<circle cx="${f(lx + 11)}" cy="${f(ly)}" r="4.5" fill="#8c8c8c" stroke="#333"/>`, "single model");
   if (oracle) row(`<path d="M${f(lx + 11)} ${f(ly - 6)} L${f(lx + 17)} ${f(ly)} L${f(lx + 11)} ${f(ly + 6)} L${f(lx + 5)} ${f(ly)} Z" fill="#000"/>`, "Oracle");
-  if (oracle && oracle.hull.length > 1) row(`<line x1="${f(lx)}" y1="${f(ly)}" x2="${f(lx + 22)}" y2="${f(ly)}" stroke="#000" stroke-width="1.2" stroke-dasharray="1.5 3"/>`, `Oracle hull (${oracle.aiq.toFixed(3)})`);
+  if (oracle && oracle.hull.length > 1) row(`<line x1="${f(lx)}" y1="${f(ly)}" x2="${f(lx + 22)}" y2="${f(ly)}" stroke="#000" stroke-width="1.2" stroke-dasharray="1.5 3"/>`, `Oracle hull (${aiqText(oracle.aiq)})`, hidden.get(oracle));
   if (routers.length) row(`<circle cx="${f(lx + 11)}" cy="${f(ly)}" r="2" fill="#4e79a7" fill-opacity="0.4"/>`, "router settings (raw)");
   out.push(`<g class="legend">${items.join("")}</g>`);
   out.push(`</svg>`);
   return `${out.join("\n")}\n`;
+}
+
+/**
+ * Lines given in drawing order (later ones on top): for each line whose hull is identical to a
+ * later one's (the same points), the index of the last such line, the one that hides it.
+ */
+export function hiddenUnder(lines: readonly { hull: readonly { cost: number; quality: number }[] }[]): Map<number, number> {
+  const keys = lines.map((l) => l.hull.map((p) => `${p.cost}|${p.quality}`).join(";"));
+  const out = new Map<number, number>();
+  keys.forEach((key, i) => {
+    const j = keys.lastIndexOf(key);
+    if (j > i) out.set(i, j);
+  });
+  return out;
 }
 
 let fontPath: string | undefined;

@@ -13,7 +13,14 @@ import { InputError } from "../util/errors.js";
 import { packageVersion } from "../util/package-info.js";
 
 export const RESULTS_FORMAT = "routekit.results";
-export const RESULTS_FORMAT_VERSION = 1;
+/**
+ * 2: the best single model's row has no AIQ (`aiq`, `aiqInterval`, `diffToZero`, `diffInterval`,
+ * `pBeatsZero`, `beatsZero`, `vsReference` null): it is one point, not a curve over the cost range.
+ * readResults still reads version 1 files and upgrades them to that shape.
+ */
+export const RESULTS_FORMAT_VERSION = 2;
+/** Versions readResults reads. */
+export const RESULTS_FORMAT_VERSIONS_READ = [1, 2] as const;
 
 const interval = z.tuple([z.number(), z.number()]);
 const costQuality = z.object({ cost: z.number(), quality: z.number() });
@@ -32,7 +39,8 @@ export const routerEntrySchema = z.object({
   type: z.string(),
   params: z.record(z.string(), z.unknown()),
   pool: z.array(z.string()),
-  aiq: z.number(),
+  /** null only on the best single model's row (one point: no AIQ of its own). */
+  aiq: z.number().nullable(),
   aiqInterval: interval.nullable(),
   diffToZero: z.number().nullable(),
   diffInterval: interval.nullable(),
@@ -50,7 +58,7 @@ export const routerEntrySchema = z.object({
   pointsThinned: z.boolean(),
   points: z.array(resultPointSchema),
   hull: z.array(costQuality),
-});
+}).refine((r) => r.aiq !== null || r.role === "best-single", { message: "aiq is null only on the best single model's row", path: ["aiq"] });
 
 export const splitEntrySchema = z.object({
   dataset: z.string(),
@@ -79,7 +87,7 @@ export const splitEntrySchema = z.object({
 
 export const resultsSchema = z.object({
   format: z.literal(RESULTS_FORMAT),
-  formatVersion: z.literal(RESULTS_FORMAT_VERSION),
+  formatVersion: z.literal(RESULTS_FORMAT_VERSIONS_READ),
   versions: z.record(z.string(), z.string()),
   config: z.record(z.string(), z.unknown()),
   splits: z.array(splitEntrySchema),
@@ -107,6 +115,17 @@ export function thinPoints<T extends { cost: number; quality: number }>(points: 
   return points.filter((p, i) => i === 0 || i === points.length - 1 || i % stride === 0 || onHull.has(`${p.cost}|${p.quality}`));
 }
 
+/**
+ * Whether a row has an AIQ (and so a rank, a difference to Zero and a comparison): every row but
+ * the best single model's, which is one point and no curve over the cost range.
+ */
+export function hasAiq(r: { role: RouterEntry["role"] }): boolean {
+  return r.role !== "best-single";
+}
+
+/** The figures a row without an AIQ leaves empty. */
+const NO_AIQ = { aiq: null, aiqInterval: null, diffToZero: null, diffInterval: null, pBeatsZero: null, beatsZero: null, vsReference: null } as const;
+
 function routerEntry(r: RouterResult, maxPoints: number): RouterEntry {
   const all = r.points.map((p: CurvePoint, k): ResultPoint => {
     const out: ResultPoint = { lambda: lambdaOut(p.lambda), cost: p.cost, quality: p.quality };
@@ -131,6 +150,7 @@ function routerEntry(r: RouterResult, maxPoints: number): RouterEntry {
     costToMatchBestSingle: r.costToMatchBestSingle,
     twoModel: r.twoModel ? { strong: r.twoModel.strong, weak: r.twoModel.weak, apgr: r.twoModel.apgr, cpt50: r.twoModel.cpt50, cpt80: r.twoModel.cpt80 } : null,
     vsReference: r.vsReference ? { name: r.vsReference.name, diff: r.vsReference.diff, interval: r.vsReference.interval, better: r.vsReference.better } : null,
+    ...(hasAiq(r) ? {} : NO_AIQ),
     pointCount: all.length,
     pointsThinned: points.length < all.length,
     points,
@@ -206,5 +226,15 @@ export async function readResults(path: string): Promise<Results> {
     const issue = parsed.error.issues[0];
     throw new InputError(`not a routekit results file: ${issue.message}`, { file: path, field: issue.path.join(".") });
   }
-  return parsed.data;
+  return upgradeResults(parsed.data);
+}
+
+/** A version 1 file in the current shape: the best single model's row loses its AIQ figures. */
+export function upgradeResults(results: Results): Results {
+  if (results.formatVersion === RESULTS_FORMAT_VERSION) return results;
+  return {
+    ...results,
+    formatVersion: RESULTS_FORMAT_VERSION,
+    splits: results.splits.map((s) => ({ ...s, routers: s.routers.map((r) => (hasAiq(r) ? r : { ...r, ...NO_AIQ })) })),
+  };
 }

@@ -7,7 +7,8 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { crashPoint, writeDirAtomic, type OutputDirOptions } from "../util/atomic.js";
-import { plotStem, renderReport } from "./markdown.js";
+import { renderForestSvg } from "./forest.js";
+import { forestStem, plotStem, renderReport } from "./markdown.js";
 import { renderPlotSvg, svgToPng } from "./plot.js";
 import { serializeResults, type Results } from "./results.js";
 
@@ -21,7 +22,8 @@ export interface ReportOptions {
 export interface WrittenReport {
   results: string;
   report: string;
-  plots: { svg: string; png: string }[];
+  /** Per split: its cost-quality plot (kind "curves"), then its forest plot of AIQ minus Zero (kind "forest"). */
+  plots: { svg: string; png: string; kind: "curves" | "forest" }[];
 }
 
 /** The file whose presence marks a folder as a routekit report (see OutputDirOptions.marker). */
@@ -32,17 +34,20 @@ export const REPORT_MARKER = "results.json";
  * caller's writeDirAtomic makes the whole folder durable and moves it into place).
  */
 export async function writeReportFiles(dir: string, results: Results, opts: ReportOptions = {}): Promise<WrittenReport> {
-  const plots: { svg: string; png: string }[] = [];
+  const plots: WrittenReport["plots"] = [];
   await mkdir(join(dir, "plots"), { recursive: true });
-  for (const split of results.splits) {
-    const svg = renderPlotSvg(split, { logCost: opts.logCost });
-    const stem = plotStem(split);
+  const plot = async (stem: string, svg: string, kind: "curves" | "forest") => {
     const svgPath = join(dir, "plots", `${stem}.svg`);
     const pngPath = join(dir, "plots", `${stem}.png`);
     await writeFile(svgPath, svg);
     await writeFile(pngPath, svgToPng(svg, opts.pngScale));
+    plots.push({ svg: svgPath, png: pngPath, kind });
+  };
+  for (const split of results.splits) {
+    await plot(plotStem(split), renderPlotSvg(split, { logCost: opts.logCost }), "curves");
+    // report.md links a forest plot only for splits with routers (not just the reference rows).
+    if (split.routers.some((r) => r.role === "router")) await plot(forestStem(split), renderForestSvg(split), "forest");
     crashPoint("report:plot");
-    plots.push({ svg: svgPath, png: pngPath });
   }
   const reportPath = join(dir, "report.md");
   await writeFile(reportPath, renderReport(results, { plotsDir: "plots", title: opts.title }));
@@ -69,7 +74,7 @@ export async function writeReport(outDir: string, results: Results, opts: WriteR
       const w = await writeReportFiles(staging, results, opts);
       for (const [name, text] of Object.entries(opts.extraFiles ?? {})) await writeFile(join(staging, name), text);
       const under = (p: string) => join(outDir, p.slice(staging.length + 1));
-      rel = { results: under(w.results), report: under(w.report), plots: w.plots.map((p) => ({ svg: under(p.svg), png: under(p.png) })) };
+      rel = { results: under(w.results), report: under(w.report), plots: w.plots.map((p) => ({ svg: under(p.svg), png: under(p.png), kind: p.kind })) };
     },
     { label: opts.label, inputs: opts.inputs, marker: REPORT_MARKER },
   );

@@ -46,6 +46,29 @@ describe("routekit eval", () => {
     expect(results.splits.map((s) => s.dataset)).toEqual(["alpha", "beta"]);
     expect(results.splits[0].routers.map((r) => r.name)).toEqual(["knn:k=5", "linear", "Zero router", expect.stringMatching(/^Best single/), "Oracle"]);
     expect(results.config.bootstrap).toBe(60);
+    // Plots: a log cost axis by default (as `run`), and a forest plot per split.
+    expect(await readFile(join(out1, "plots/alpha--in-distribution.svg"), "utf8")).toContain("log scale");
+    expect(existsSync(join(out1, "plots/alpha--in-distribution-forest.png"))).toBe(true);
+    // Small splits warn, and the summary across splits closes the tables.
+    expect(r1.stdout).toMatch(/warning: alpha \(in-distribution\): only 36 test prompts \(fewer than 100\)/);
+    expect(r1.stdout).toMatch(/Summary: AIQ - Zero router per split/);
+    expect(r1.stdout).toMatch(/router\s+alpha\/in-distribution\s+beta\/in-distribution/);
+    expect(r1.stdout.indexOf("Summary:")).toBeGreaterThan(r1.stdout.indexOf("beta (in-distribution)"));
+  });
+
+  it("--linear-cost turns the default log cost axis off; --help says so", async () => {
+    const out = join(dir, "out-linear");
+    const r = await runCli(["eval", data, "--routers", "oracle", "--dataset", "alpha", "--linear-cost", "--out", out, ...common(), "--bootstrap", "0"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await readFile(join(out, "plots/alpha--in-distribution.svg"), "utf8")).not.toContain("log scale");
+    expect((JSON.parse(await readFile(join(out, "results.json"), "utf8")) as { config: { logCost: boolean } }).config.logCost).toBe(false);
+    const both = await runCli(["eval", data, "--routers", "oracle", "--log-cost", "--linear-cost", "--out", join(dir, "bad")]);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toMatch(/--linear-cost.*--log-cost/);
+    const help = await runCli(["eval", "--help"]);
+    help.stdout = help.stdout.replace(/\s+/g, " ");
+    expect(help.stdout).toMatch(/--linear-cost\s+linear cost axis in the plots instead of the default log scale/);
+    expect(help.stdout).toMatch(/--log-cost\s+log-scale cost axis in the plots \(the default/);
   });
 
   it("evaluates a saved router on the test split recorded in its router.json, with --json figures", async () => {

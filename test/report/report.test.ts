@@ -84,11 +84,17 @@ describe("report.md", () => {
     const results = await evaluateDemo();
     const md = renderReport(results, { plotsDir: "plots" });
     const split = results.splits[0];
-    const rows = md.split("\n").filter((l) => /^\| \d+ \|/.test(l));
+    const rows = md.split("\n").filter((l) => /^\| (\d+|—) \|/.test(l));
     expect(rows).toHaveLength(split.routers.length);
     const order = reportOrder(split);
     order.forEach((r, k) => expect(rows[k]).toContain(r.name));
-    for (let k = 1; k < order.length; k++) expect(order[k - 1].aiq).toBeGreaterThanOrEqual(order[k].aiq);
+    // Ranked best AIQ first; the best single model (no AIQ) last, unranked.
+    const ranked = order.filter((r) => r.aiq !== null);
+    expect(ranked).toHaveLength(split.routers.length - 1);
+    for (let k = 1; k < ranked.length; k++) expect(ranked[k - 1].aiq!).toBeGreaterThanOrEqual(ranked[k].aiq!);
+    expect(order[order.length - 1].role).toBe("best-single");
+    expect(rows[rows.length - 1]).toMatch(/^\| — \| \*Best single/);
+    expect(rows.slice(0, -1).map((l) => l.split(" | ")[0])).toEqual(ranked.map((_, k) => `| ${k + 1}`));
     expect(md).toContain("*Zero router*");
     expect(md).toContain("*Oracle*");
     expect(md).toMatch(/\*Best single \(model-\d\)\*/);
