@@ -18,3 +18,5 @@ import { budgetBench } from "./budget.js";
 benches.push(budgetBench);
 import { fuzzBench } from "./fuzz.js";
 benches.push(fuzzBench);
+import { serveBench } from "./serve.js";
+benches.push(serveBench);

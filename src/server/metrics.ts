@@ -16,7 +16,8 @@ export interface ServerMetrics {
 
 export function createMetrics(): ServerMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "routekit_process_" });
+  // Node's defaults (process_cpu_seconds_total, process_resident_memory_bytes, nodejs_*) under our prefix.
+  collectDefaultMetrics({ register: registry, prefix: "routekit_" });
   return {
     registry,
     requests: new Counter({ name: "routekit_requests_total", help: "HTTP requests answered, by endpoint and status code", labelNames: ["endpoint", "status"], registers: [registry] }),

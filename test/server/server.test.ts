@@ -322,6 +322,9 @@ describe("concurrency, models, health, metrics", () => {
     expect(text).toMatch(/routekit_decisions_total\{router="linear",model="[^"]+"\} \d+/);
     expect(text).toMatch(/routekit_routing_seconds_bucket\{le="0.1",router="linear"\} \d+/);
     expect(text).toMatch(/routekit_estimated_spend_usd_total\{router="linear",model="[^"]+"\} [0-9.e-]+/);
+    // the process's own CPU and memory, under the same prefix (the benchmark reads them)
+    expect(text).toMatch(/^routekit_process_cpu_seconds_total [0-9.e+-]+$/m);
+    expect(text).toMatch(/^routekit_process_resident_memory_bytes \d+$/m);
   });
 });
 

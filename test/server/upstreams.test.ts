@@ -1,6 +1,7 @@
 /** upstreams.yaml: validated with file, line and field; keys from the environment, never in messages; every pool model served. */
+import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { checkPoolsServed, parseUpstreams } from "../../src/server/upstreams.js";
+import { checkPoolsServed, loadUpstreams, parseUpstreams } from "../../src/server/upstreams.js";
 import { parseRoutingName } from "../../src/server/model-names.js";
 import { rewriteSse } from "../../src/server/upstream-call.js";
 
@@ -31,6 +32,15 @@ describe("upstreams.yaml", () => {
     const u = parseUpstreams("models:\n  a:\n    baseUrl: http://a\n", FILE, {});
     expect(() => checkPoolsServed(u, [{ name: "r1", pool: ["a", "b", "c"] }], FILE)).toThrow('upstreams.yaml, field "models": router "r1" may route to "b", "c", which have no upstream; add them under models (has: a)');
     expect(() => checkPoolsServed(u, [{ name: "r1", pool: ["a"] }], FILE)).not.toThrow();
+  });
+
+  it("the shipped example serves every model of the example router's pool", async () => {
+    const file = "models/upstreams.example.yaml";
+    const env = { OPENAI_API_KEY: "k1", ANTHROPIC_API_KEY: "k2", TOGETHER_API_KEY: "k3" };
+    const u = await loadUpstreams(file, env);
+    const pool = (JSON.parse(await readFile("models/example-linear/router.json", "utf8")) as { pool: { model: string }[] }).pool.map((p) => p.model);
+    expect(() => checkPoolsServed(u, [{ name: "example-linear", pool }], file)).not.toThrow();
+    expect(u.get("claude-v2")).toMatchObject({ baseUrl: "https://api.anthropic.com/v1", model: "claude-2.1", apiKey: "k2" });
   });
 });
 
