@@ -42,6 +42,9 @@ export interface Split {
  */
 export const ROUTERBENCH_SPLIT: Extract<SplitSpec, { kind: "in-distribution" }> = { kind: "in-distribution", testFraction: 0.3, validationFraction: 0.1, seed: 0 };
 
+/** Folds of the crossfit protocol unless a config or --folds says otherwise. */
+export const DEFAULT_FOLDS = 5;
+
 /** A split spec with what is not given taken from ROUTERBENCH_SPLIT (testFraction only for in-distribution). */
 export function splitSpecOf(given: { kind?: SplitSpec["kind"]; testFraction?: number; validationFraction?: number; seed?: number }): SplitSpec {
   const kind = given.kind ?? ROUTERBENCH_SPLIT.kind;
@@ -130,6 +133,44 @@ export function makeSplits(t: OutcomeTable, spec: SplitSpec): Split[] {
     });
   }
   throw new InputError(`unknown split kind "${(spec as { kind: string }).kind}"`, { field: "kind" });
+}
+
+/**
+ * Cross-fitting (K folds), in-distribution: each dataset's prompts, ranked by the same keyed
+ * hash as makeSplits, are cut into K contiguous folds of near-equal size; fold f's test part is
+ * its own prompts, so every prompt is tested exactly once over the K folds. The other prompts are
+ * ranked again by a fold-specific key, sha256(seed, dataset + "#fold" + f, id), and the first
+ * round(n * validationFraction) of them are that fold's validation part (grids and operating
+ * points), the rest its train part. Like makeSplits, a pure function of ids, datasets and seed.
+ * Returns, per dataset (sorted), its K splits; each split's `fold` is its index.
+ */
+export function crossFitFolds(t: OutcomeTable, spec: { validationFraction: number; seed: number }, folds: number): { dataset: string; folds: (Split & { fold: number })[] }[] {
+  checkFraction("validationFraction", spec.validationFraction);
+  if (!Number.isInteger(spec.seed)) throw new InputError(`seed must be an integer, got ${spec.seed}`, { field: "seed" });
+  if (!(Number.isInteger(folds) && folds >= 2)) throw new InputError(`folds must be an integer >= 2, got ${folds}`, { field: "folds" });
+  checkConsistent(t);
+  validateTable(t);
+  return [...rowsByDataset(t).entries()].map(([dataset, rows]) => {
+    if (rows.length < folds) throw new InputError(`dataset "${dataset}" has ${rows.length} prompt(s), fewer than the ${folds} folds`, { field: "folds" });
+    const order = ranked(t, rows, spec.seed, dataset);
+    return {
+      dataset,
+      folds: Array.from({ length: folds }, (_, f) => {
+        const from = Math.round((rows.length * f) / folds);
+        const to = Math.round((rows.length * (f + 1)) / folds);
+        const rest = ranked(t, [...order.slice(0, from), ...order.slice(to)], spec.seed, `${dataset}#fold${f}`);
+        const nValidation = Math.round(rest.length * spec.validationFraction);
+        return {
+          name: dataset,
+          dataset,
+          fold: f,
+          test: inIdOrder(t, order.slice(from, to)),
+          validation: inIdOrder(t, rest.slice(0, nValidation)),
+          train: inIdOrder(t, rest.slice(nValidation)),
+        };
+      }),
+    };
+  });
 }
 
 /**

@@ -64,6 +64,40 @@ export function selectRows(t: OutcomeTable, rows: ArrayLike<number>): OutcomeTab
   };
 }
 
+/** Tables with the same models, one after another (e.g. the test parts of cross-fitting folds); one table is returned as it is. */
+export function concatRows(tables: readonly OutcomeTable[]): OutcomeTable {
+  if (tables.length === 0) throw new Error("concatRows needs at least one table");
+  if (tables.length === 1) return tables[0];
+  const models = tables[0].models;
+  for (const t of tables) if (t.models.join("\u0000") !== models.join("\u0000")) throw new Error("concatRows: the tables' models differ");
+  const cells = (pick: (t: OutcomeTable) => Float64Array | undefined): Float64Array | undefined => {
+    const parts = tables.map(pick);
+    if (parts.some((p) => !p)) return undefined;
+    const out = new Float64Array(parts.reduce((a, p) => a + p!.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p!, o);
+      o += p!.length;
+    }
+    return out;
+  };
+  const inputTokens = cells((t) => t.inputTokens);
+  const outputTokens = cells((t) => t.outputTokens);
+  const responses = tables.every((t) => t.responses) ? tables.flatMap((t) => t.responses!) : undefined;
+  return {
+    ids: tables.flatMap((t) => t.ids),
+    texts: tables.flatMap((t) => t.texts),
+    datasets: tables.flatMap((t) => t.datasets),
+    evals: tables.flatMap((t) => t.evals),
+    models: models.slice(),
+    scores: cells((t) => t.scores)!,
+    costs: cells((t) => t.costs)!,
+    ...(inputTokens ? { inputTokens } : {}),
+    ...(outputTokens ? { outputTokens } : {}),
+    ...(responses ? { responses } : {}),
+  };
+}
+
 /** The cells of model columns `cols` (indices into t.models), prompts x cols.length row-major. */
 export function modelColumnCells(t: OutcomeTable, cells: Float64Array, cols: readonly number[]): Float64Array {
   const n = t.ids.length;

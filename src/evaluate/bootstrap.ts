@@ -10,7 +10,7 @@
  */
 import type { CurveDecisions } from "./curve.js";
 import { hullInto } from "./hull.js";
-import { hullIntegral } from "./metrics.js";
+import { hullIntegral, hullQualityAt } from "./metrics.js";
 import { makeRng, type Rng } from "../util/rng.js";
 import type { ProgressFn } from "../util/progress.js";
 
@@ -185,5 +185,5 @@ function rangeAiq(input: BootstrapInput, hulls: { c: Float64Array; q: Float64Arr
       hi = Math.max(hi, singleC[j]);
     }
   }
-  return (x) => (hi > lo ? hullIntegral(x.c, x.q, x.h, lo, hi) / (hi - lo) : NaN);
+  return (x) => (hi > lo ? hullIntegral(x.c, x.q, x.h, lo, hi) / (hi - lo) : hi === lo ? hullQualityAt(x.c, x.q, x.h, lo) : NaN);
 }

@@ -5,10 +5,10 @@
  * Knows routers only through the contract in ../routers/router.ts.
  */
 import type { OutcomeTable } from "../data/table.js";
-import { completeRows, selectModels, selectRows } from "../data/table.js";
+import { completeRows, concatRows, selectModels, selectRows } from "../data/table.js";
 import type { EmbeddingMatrix } from "../embed/embedder.js";
 import { selectEmbeddingRows } from "../embed/embedder.js";
-import type { PromptBatch, Router } from "../routers/router.js";
+import type { PromptBatch, RealisedOutcomes, Router } from "../routers/router.js";
 import { realiseChecked } from "../routers/routing.js";
 import { InputError } from "../util/errors.js";
 import type { ProgressFn } from "../util/progress.js";
@@ -125,6 +125,8 @@ export interface SplitResult {
   validationPrompts: number;
   /** The router every row was compared with (EvalOptions.compareTo), or null. */
   compareTo: string | null;
+  /** Cross-fitting folds pooled into this result (1: one train / validation / test split). */
+  folds: number;
   bestSingle: string;
   /** The user's routers first (input order), then Zero, best single model, Oracle. */
   rows: RouterResult[];
@@ -206,13 +208,25 @@ async function predicted(router: Router & { kind: "predictive" }, batch: PromptB
   return q;
 }
 
-async function routeOne(
+/**
+ * One router on one fold: its test predictions (or settings) and what its validation rows chose.
+ * Kept apart from assembling the curve so that cross-fitting can join the folds first.
+ */
+type FoldRouting = {
+  base: Omit<Routed, "curve" | "settings">;
+} & (
+  | { kind: "predictive"; q: Float64Array; expectedCosts: Float64Array; sub: OutcomeTable; m: number; lambdas: number[] }
+  | { kind: "direct"; settings: RealisedOutcomes[]; keep: Set<string>; chosen: { setting: string; cost: number }[] }
+  | { kind: "unvalidated"; curve: Curve; settings: string[] | null }
+);
+
+async function routeFold(
   rt: RouterUnderTest,
   table: OutcomeTable,
   embeddings: EmbeddingMatrix | null,
   lambdas: EvalOptions["lambdas"],
   validation: { table: OutcomeTable; embeddings: EmbeddingMatrix | null } | null,
-): Promise<Routed> {
+): Promise<FoldRouting> {
   const { router, name } = rt;
   const pool = router.pool.slice();
   const { batch, sub } = batchOf(router, table, embeddings, name, "test");
@@ -225,24 +239,110 @@ async function routeOne(
 
   if (router.kind === "predictive") {
     const q = await predicted(router, batch, m, name);
-    if (!validation) return { ...base, curve: curveOf(q, sub, router.expectedCosts), settings: null };
+    if (!validation) return { base, kind: "unvalidated", curve: curveOf(q, sub, router.expectedCosts), settings: null };
     // Operating points from validation: its curve's hull vertices, as lambdas.
     const v = batchOf(router, validation.table, validation.embeddings, name, "validation");
     const vPoints = curveOf(await predicted(router, v.batch, m, name), v.sub, router.expectedCosts).points;
-    const lams = validatedLambdas(vPoints, exact);
-    const settings = lams.map((lambda) => realiseAt(q, router.expectedCosts, sub, m, lambda));
+    return { base, kind: "predictive", q, expectedCosts: router.expectedCosts, sub, m, lambdas: validatedLambdas(vPoints, exact) };
+  }
+  const settings = await realiseChecked(router, batch);
+  if (!validation) return { base, kind: "unvalidated", curve: directCurve(settings), settings: settings.map((s) => s.setting) };
+  const v = batchOf(router, validation.table, validation.embeddings, name, "validation");
+  const vSettings = await realiseChecked(router, v.batch);
+  const vPoints = directCurve(vSettings).points;
+  const vertices = hullVertexIndices(vPoints);
+  return {
+    base,
+    kind: "direct",
+    settings,
+    keep: new Set(vertices.map((k) => vSettings[k].setting)),
+    chosen: vertices.map((k) => ({ setting: vSettings[k].setting, cost: vPoints[k].cost })).sort((a, b) => a.cost - b.cost),
+  };
+}
+
+/** Settings of consecutive folds, joined prompt-wise in fold order. */
+function joinSettings(parts: readonly { costs: Float64Array; scores: Float64Array; chosen: Int32Array }[]): { costs: Float64Array; scores: Float64Array; chosen: Int32Array } {
+  if (parts.length === 1) return parts[0];
+  const n = parts.reduce((a, p) => a + p.costs.length, 0);
+  const out = { costs: new Float64Array(n), scores: new Float64Array(n), chosen: new Int32Array(n) };
+  let o = 0;
+  for (const p of parts) {
+    out.costs.set(p.costs, o);
+    out.scores.set(p.scores, o);
+    out.chosen.set(p.chosen, o);
+    o += p.costs.length;
+  }
+  return out;
+}
+
+function joinCells(parts: readonly Float64Array[]): Float64Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Hyperparameters over folds: the fold's own when they all agree, else each fold's (grids may choose differently). */
+function foldParams(parts: readonly FoldRouting[]): Record<string, unknown> {
+  const all = parts.map((p) => p.base.params);
+  const same = all.every((p) => JSON.stringify(p) === JSON.stringify(all[0]));
+  return same ? all[0] : { folds: all };
+}
+
+/**
+ * A router's curve over the folds of a split (one fold: a plain split). Operating points are the
+ * union of what each fold's validation rows chose (lambdas, or a direct router's settings); each
+ * fold's own router realises every one of them on that fold's test prompts, and the folds are
+ * joined prompt-wise, so every test prompt is decided by a router that never saw it.
+ */
+function assembleFolds(parts: readonly FoldRouting[]): Routed {
+  const first = parts[0];
+  for (const p of parts) {
+    if (p.kind !== first.kind || p.base.pool.join("\u0000") !== first.base.pool.join("\u0000")) throw new Error(`router "${first.base.name}": its folds differ in kind or pool`);
+  }
+  const base = { ...first.base, params: foldParams(parts), poolScores: joinCells(parts.map((p) => p.base.poolScores!)) };
+  if (first.kind === "unvalidated") {
+    if (parts.length > 1) throw new InputError("cross-fitting chooses operating points on each fold's validation rows; it needs operatingPoints: validation");
+    return { ...first.base, curve: first.curve, settings: first.settings };
+  }
+  if (first.kind === "predictive") {
+    const folds = parts as Extract<FoldRouting, { kind: "predictive" }>[];
+    const lams = [...new Set(folds.flatMap((f) => f.lambdas))].sort((a, b) => a - b);
+    const settings = lams.map((lambda) => joinSettings(folds.map((f) => realiseAt(f.q, f.expectedCosts, f.sub, f.m, lambda))));
     const curve = directCurve(settings);
     curve.points.forEach((p, k) => (p.lambda = lams[k]));
     return { ...base, curve, settings: lams.map((l) => `lambda=${l}`) };
   }
-  const settings = await realiseChecked(router, batch);
-  if (!validation) return { ...base, curve: directCurve(settings), settings: settings.map((s) => s.setting) };
-  const v = batchOf(router, validation.table, validation.embeddings, name, "validation");
-  const vSettings = await realiseChecked(router, v.batch);
-  const keepLabels = new Set(hullVertexIndices(directCurve(vSettings).points).map((k) => vSettings[k].setting));
-  const kept = settings.filter((s) => keepLabels.has(s.setting));
-  if (kept.length === 0) throw new Error(`router "${name}": its validation settings do not match its test settings`);
-  return { ...base, curve: directCurve(kept), settings: kept.map((s) => s.setting) };
+  const folds = parts as Extract<FoldRouting, { kind: "direct" }>[];
+  const testSetting = (f: (typeof folds)[number], label: string) => {
+    const hit = f.settings.find((x) => x.setting === label);
+    if (!hit) throw new Error(`router "${first.base.name}": its validation setting "${label}" is not among its test settings`);
+    return hit;
+  };
+  if (folds.length === 1) {
+    // In the settings' own order (a direct router lists them from cheap to dear).
+    const kept = first.settings.filter((x) => first.keep.has(x.setting));
+    if (kept.length === 0) throw new Error(`router "${first.base.name}": its validation settings do not match its test settings`);
+    return { ...base, curve: directCurve(kept), settings: kept.map((x) => x.setting) };
+  }
+  // A direct router's settings can depend on its training rows (a cascade's budgets do), so
+  // folds are aligned by validation cost instead: at each cost any fold's validation hull has a
+  // vertex at, every fold takes its dearest chosen setting that cost no more on its validation rows.
+  const targets = [...new Set(folds.flatMap((f) => f.chosen.map((c) => c.cost)))].sort((a, b) => a - b);
+  const kept = targets.map((c) =>
+    joinSettings(
+      folds.map((f) => {
+        let pick = f.chosen[0];
+        for (const x of f.chosen) if (x.cost <= c) pick = x;
+        return testSetting(f, pick.setting);
+      }),
+    ),
+  );
+  return { ...base, curve: directCurve(kept), settings: targets.map((c) => `validation cost <= ${c}`) };
 }
 
 function twoModelMetrics(r: Routed): TwoModelMetrics | null {
@@ -263,35 +363,41 @@ function twoModelMetrics(r: Routed): TwoModelMetrics | null {
   };
 }
 
+/** One fold of a split: its test rows, its validation rows, and its routers (fitted without these test rows). */
+export interface FoldUnderTest {
+  test: { table: OutcomeTable; embeddings: EmbeddingMatrix | null };
+  validation?: { table: OutcomeTable; embeddings: EmbeddingMatrix | null };
+  routers: RouterUnderTest[];
+}
+
 export async function evaluateSplit(test: { table: OutcomeTable; embeddings: EmbeddingMatrix | null }, routers: RouterUnderTest[], opts: EvalOptions): Promise<SplitResult> {
-  const names = new Set<string>();
-  for (const r of routers) {
-    if (names.has(r.name)) throw new InputError(`two routers are named "${r.name}"; names must be unique`);
-    names.add(r.name);
-  }
-  for (const reserved of ["Zero router", "Oracle"]) if (names.has(reserved)) throw new InputError(`"${reserved}" is a reference row; rename the router`);
-  if (opts.compareTo !== undefined && !names.has(opts.compareTo)) {
-    throw new InputError(`compareTo names "${opts.compareTo}", which is not among the routers evaluated (${[...names].join(", ")})`);
-  }
+  return evaluateFolds([{ test, routers, ...(opts.validation ? { validation: opts.validation } : {}) }], opts);
+}
+
+interface PreparedFold {
+  table: OutcomeTable;
+  dropped: number;
+  validation: { table: OutcomeTable; embeddings: EmbeddingMatrix | null } | null;
+  inputs: { test: EmbeddingMatrix | null; validation: { table: OutcomeTable; embeddings: EmbeddingMatrix | null } | null }[];
+}
+
+/** A fold's complete test and validation rows, and each router's embeddings of them. */
+function prepareFold(fold: FoldUnderTest, opts: EvalOptions): PreparedFold {
+  const { test, routers } = fold;
   const rows = completeRows(test.table);
   if (rows.length === 0) throw new InputError("the test split has no prompt with every model's score and cost");
   const full = rows.length === test.table.ids.length;
   const table = full ? test.table : selectRows(test.table, rows);
   const testKeep = full ? null : rows;
   const embeddings = completeEmbeddings(test.embeddings, test.table.ids.length, testKeep, "the test embeddings");
-  const n = table.ids.length;
-  const m = table.models.length;
-  const resamples = opts.bootstrap ?? 1000;
-  const progressTotal = routers.length + resamples;
-  const progress = opts.onProgress;
 
   // Operating points on validation when its rows are there (and complete); else on test.
   let validation: { table: OutcomeTable; embeddings: EmbeddingMatrix | null } | null = null;
   let validationKeep: number[] | null = null;
-  const wantValidation = (opts.operatingPoints ?? (opts.validation ? "validation" : "test")) === "validation";
+  const wantValidation = (opts.operatingPoints ?? (fold.validation ? "validation" : "test")) === "validation";
   if (wantValidation) {
-    if (!opts.validation) throw new InputError("operating points on validation need the validation rows of the split");
-    const v = opts.validation;
+    if (!fold.validation) throw new InputError("operating points on validation need the validation rows of the split");
+    const v = fold.validation;
     const vRows = completeRows(v.table);
     validationKeep = vRows.length === v.table.ids.length ? null : vRows;
     const shared = completeEmbeddings(v.embeddings, v.table.ids.length, validationKeep, "the validation embeddings");
@@ -305,14 +411,48 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
       test: completeEmbeddings(r.embeddings.test, test.table.ids.length, testKeep, `${whose} test embeddings`),
       validation: validation && {
         table: validation.table,
-        embeddings: completeEmbeddings(r.embeddings.validation, opts.validation!.table.ids.length, validationKeep, `${whose} validation embeddings`),
+        embeddings: completeEmbeddings(r.embeddings.validation, fold.validation!.table.ids.length, validationKeep, `${whose} validation embeddings`),
       },
     };
   });
+  return { table, dropped: test.table.ids.length - table.ids.length, validation, inputs };
+}
+
+/**
+ * Evaluate routers over the folds of one split (cross-fitting; one fold is a plain split): each
+ * fold's routers route that fold's test prompts at operating points chosen on validation rows
+ * (see assembleFolds), the folds' test prompts are pooled in fold order, and every curve, hull,
+ * AIQ and bootstrap interval is computed on the pooled prompts, as for one test split.
+ */
+export async function evaluateFolds(folds: FoldUnderTest[], opts: EvalOptions): Promise<SplitResult> {
+  if (folds.length === 0) throw new Error("evaluateFolds needs at least one fold");
+  const routers = folds[0].routers;
+  const names = new Set<string>();
+  for (const r of routers) {
+    if (names.has(r.name)) throw new InputError(`two routers are named "${r.name}"; names must be unique`);
+    names.add(r.name);
+  }
+  for (const f of folds) {
+    if (f.routers.map((r) => r.name).join("\u0000") !== routers.map((r) => r.name).join("\u0000")) throw new Error("every fold must evaluate the same routers in the same order");
+  }
+  for (const reserved of ["Zero router", "Oracle"]) if (names.has(reserved)) throw new InputError(`"${reserved}" is a reference row; rename the router`);
+  if (opts.compareTo !== undefined && !names.has(opts.compareTo)) {
+    throw new InputError(`compareTo names "${opts.compareTo}", which is not among the routers evaluated (${[...names].join(", ")})`);
+  }
+  const prepared = folds.map((f) => prepareFold(f, opts));
+  const table = concatRows(prepared.map((p) => p.table));
+  const n = table.ids.length;
+  const m = table.models.length;
+  const resamples = opts.bootstrap ?? 1000;
+  const progressTotal = routers.length + resamples;
+  const progress = opts.onProgress;
+  const validated = prepared.every((p) => p.validation);
 
   const routed: Routed[] = [];
   for (const [k, r] of routers.entries()) {
-    routed.push(await routeOne(r, table, inputs[k].test, opts.lambdas, inputs[k].validation));
+    const parts: FoldRouting[] = [];
+    for (const [f, p] of prepared.entries()) parts.push(await routeFold(folds[f].routers[k], p.table, p.inputs[k].test, opts.lambdas, p.inputs[k].validation));
+    routed.push(assembleFolds(parts));
     progress?.(k + 1, progressTotal, `routed ${r.name}`);
   }
 
@@ -334,8 +474,9 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
   const bestSingle = singles[best];
   const costRange: [number, number] = opts.costRange ?? [Math.min(...singles.map((s) => s.cost)), Math.max(...singles.map((s) => s.cost))];
   const mode: AiqMode = opts.aiq ?? "shared-range";
-  if (mode === "shared-range" && !(costRange[1] > costRange[0])) {
-    throw new InputError(`AIQ needs a cost range of positive width, got [${costRange[0]}, ${costRange[1]}] (all single models cost the same on the test split; pass an explicit cost range)`);
+  // A range of one cost (every model costs the same) scores quality at that cost (metrics.aiq).
+  if (mode === "shared-range" && !(costRange[1] >= costRange[0])) {
+    throw new InputError(`the AIQ cost range must be [min, max] with max >= min, got [${costRange[0]}, ${costRange[1]}]`, { field: "costRange" });
   }
 
   const bestCurve = fixedCurve(table.scores, table.costs, m, () => best);
@@ -429,16 +570,18 @@ export async function evaluateSplit(test: { table: OutcomeTable; embeddings: Emb
   const ordered = [...out.slice(0, routed.length), zeroRow, ...out.slice(routed.length)];
   return {
     prompts: n,
-    droppedIncomplete: test.table.ids.length - n,
+    droppedIncomplete: prepared.reduce((a, p) => a + p.dropped, 0),
     models: table.models.slice(),
     singles,
     costRange: mode === "routerbench-code" ? [0, parityMax] : costRange,
     aiqMode: mode,
     lambdas: opts.lambdas ?? "exact",
     bootstrap: boot ? { resamples: boot.resamples, seed: opts.seed, level: boot.level } : null,
-    operatingPoints: validation ? "validation" : "test",
+    operatingPoints: validated ? "validation" : "test",
     compareTo: opts.compareTo ?? null,
-    validationPrompts: validation ? validation.table.ids.length : 0,
+    // Cross-fitted: the smallest fold's (each router's points are chosen on its own fold's).
+    validationPrompts: validated ? Math.min(...prepared.map((p) => p.validation!.table.ids.length)) : 0,
+    folds: folds.length,
     bestSingle: bestSingle.model,
     rows: ordered,
   };

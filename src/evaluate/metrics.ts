@@ -34,6 +34,15 @@ export function hullIntegral(hc: ArrayLike<number>, hq: ArrayLike<number>, h: nu
   return area;
 }
 
+/** A hull's quality at cost c (flat right of its last point), 0 left of its first: the limit of AIQ over a range shrinking to c. */
+export function hullQualityAt(hc: ArrayLike<number>, hq: ArrayLike<number>, h: number, c: number): number {
+  if (h === 0 || c < hc[0]) return 0;
+  if (c >= hc[h - 1]) return hq[h - 1];
+  let k = 0;
+  while (hc[k + 1] <= c) k++;
+  return hq[k] + ((hq[k + 1] - hq[k]) * (c - hc[k])) / (hc[k + 1] - hc[k]);
+}
+
 /**
  * AIQ over a cost range shared by every router compared: the hull's mean quality over
  * [cMin, cMax]. Left of the router's cheapest point quality counts as 0: the router cannot
@@ -42,7 +51,10 @@ export function hullIntegral(hc: ArrayLike<number>, hq: ArrayLike<number>, h: nu
  */
 export function aiq(hull: readonly CostQuality[], cMin: number, cMax: number): number {
   checkHull(hull);
-  if (!(cMax > cMin)) throw new Error(`AIQ needs cMax > cMin, got [${cMin}, ${cMax}]`);
+  // A range of one cost (every model costs the same): the mean over [c, c + e] as e -> 0, the
+  // hull's quality at c, so routers are scored on quality where cost cannot separate them.
+  if (cMax === cMin) return hullQualityAt(hull.map((p) => p.cost), hull.map((p) => p.quality), hull.length, cMin);
+  if (!(cMax > cMin)) throw new Error(`AIQ needs cMax >= cMin, got [${cMin}, ${cMax}]`);
   return hullIntegral(hull.map((p) => p.cost), hull.map((p) => p.quality), hull.length, cMin, cMax) / (cMax - cMin);
 }
 

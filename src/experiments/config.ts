@@ -11,6 +11,8 @@ import { readInputFile } from "../data/input-file.js";
 import { checkUtf8, utf16Kind, utf16Message } from "../data/importers/text-encoding.js";
 import { getRouterFactory } from "../routers/registry.js";
 import { specParameters } from "../routers/train.js";
+import { DEFAULT_FOLDS } from "../data/splits.js";
+import { DEFAULT_MAX_POINTS } from "../report/results.js";
 
 const preparation = z.strictObject({
   unwrapList: z.boolean().default(true),
@@ -21,12 +23,22 @@ const preparation = z.strictObject({
 
 const paramValue = z.union([z.number(), z.string(), z.boolean()]);
 
+/** A list of router specs as one parameter's value: the `stack` router's `members` (spec strings or {type, params, grid}). */
+const routerSpecList = z
+  .array(
+    z.union([
+      z.string().min(1),
+      z.strictObject({ type: z.string().min(1), params: z.record(z.string(), paramValue).optional(), grid: z.record(z.string(), z.array(paramValue).min(1)).optional() }),
+    ]),
+  )
+  .min(1);
+
 const routerEntry = z.strictObject({
   /** Label in reports and the directory name of the exported router; defaults to the type. */
   name: z.string().regex(/^[A-Za-z0-9._-]+$/, "use letters, digits, '.', '_' or '-'").optional(),
   type: z.string().min(1),
   /** Fixed hyperparameters. */
-  params: z.record(z.string(), paramValue).default({}),
+  params: z.record(z.string(), z.union([paramValue, routerSpecList])).default({}),
   /** Hyperparameters chosen on the validation split (never on test): each key lists candidates. */
   grid: z.record(z.string(), z.array(paramValue).min(1)).default({}),
 });
@@ -94,8 +106,23 @@ export const experimentSchema = z.strictObject({
       compareTo: z.string().optional(),
       bootstrap: z.number().int().min(0).default(1000),
       logCost: z.boolean().default(true),
+      /**
+       * holdout: each in-distribution split tests its testFraction of the prompts once. crossfit:
+       * K folds, every prompt tested exactly once by routers fitted without it (grids and
+       * operating points chosen inside each fold's training part); intervals resample all of them.
+       */
+      protocol: z.enum(["holdout", "crossfit"]).default("holdout"),
+      /** Folds of the crossfit protocol. */
+      folds: z.number().int().min(2).max(50).default(DEFAULT_FOLDS),
+      /** AIQ cost range in US$ per query (default: cheapest to dearest single model on each test split). */
+      costRange: z
+        .tuple([z.number().min(0), z.number().min(0)])
+        .refine(([lo, hi]) => hi >= lo, { message: "costRange is [min, max] with max >= min" })
+        .optional(),
+      /** Curve points kept per router in results.json (metrics always use all). */
+      maxPoints: z.number().int().min(2).default(DEFAULT_MAX_POINTS),
     })
-    .default({ lambdas: "exact", aiq: "shared-range", operatingPoints: "validation", bootstrap: 1000, logCost: true }),
+    .default({ lambdas: "exact", aiq: "shared-range", operatingPoints: "validation", bootstrap: 1000, logCost: true, protocol: "holdout", folds: DEFAULT_FOLDS, maxPoints: DEFAULT_MAX_POINTS }),
   /** Where routers, results.json, report.md and plots go (relative to the working directory). */
   output: z.string().optional(),
 });

@@ -77,6 +77,8 @@ export const splitEntrySchema = z.object({
   validationPrompts: z.number().int(),
   /** The router every row is compared with (vsReference), or null. */
   compareTo: z.string().nullable(),
+  /** Cross-fitting folds pooled in this split (evaluation.protocol crossfit); absent for one train / validation / test split. */
+  folds: z.number().int().min(2).optional(),
   /**
    * Saved routers tested on prompts they were fitted or tuned on (only with --allow-overlap):
    * their figures on this split are optimistic. Absent when there was no overlap.
@@ -176,6 +178,7 @@ export function splitEntry(dataset: string, split: string, r: SplitResult, opts:
     operatingPoints: r.operatingPoints,
     validationPrompts: r.validationPrompts,
     compareTo: r.compareTo,
+    ...(r.folds > 1 ? { folds: r.folds } : {}),
     ...(opts.overlap?.length ? { overlap: opts.overlap.map((o) => ({ router: o.router, prompts: o.prompts })) } : {}),
     routers: r.rows.map((row) => routerEntry(row, maxPoints)),
   };

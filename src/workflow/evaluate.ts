@@ -16,10 +16,10 @@
 import { existsSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { selectRows, type OutcomeTable } from "../data/table.js";
-import { splitSpecOf, type Split, type SplitSpec } from "../data/splits.js";
+import { DEFAULT_FOLDS, splitSpecOf, type Split, type SplitSpec } from "../data/splits.js";
 import { selectEmbeddingRows, type PreparationOptions } from "../embed/embedder.js";
 import { DEFAULT_EMBEDDER_SPEC } from "../embed/registry.js";
-import { evaluateSplit, type EvalOptions, type RouterUnderTest } from "../evaluate/evaluate.js";
+import { evaluateFolds, type EvalOptions, type FoldUnderTest, type RouterUnderTest } from "../evaluate/evaluate.js";
 import { splitEntry, type SplitEntry } from "../report/results.js";
 import { loadRouter, MANIFEST_FILE, type SavedRouterManifest } from "../routers/artifact.js";
 import { getRouterFactory, parseRouterSpec, type RouterSpec } from "../routers/registry.js";
@@ -27,7 +27,7 @@ import type { Router } from "../routers/router.js";
 import { InputError } from "../util/errors.js";
 import { embedRows } from "./embed.js";
 import { fittedOverlap, overlapError } from "./overlap.js";
-import { splitsOf } from "./splits.js";
+import { foldsOf, splitsOf, type FoldedSplit } from "./splits.js";
 import { rowRange, trainOnTable } from "./train.js";
 
 /** A router to evaluate: a saved router directory, or a spec trained on each split (`name` labels its rows). */
@@ -48,6 +48,10 @@ export interface EvalDatasetOptions extends Omit<EvalOptions, "onProgress" | "va
   preparation?: Partial<PreparationOptions>;
   cacheDir?: string | false;
   maxPoints?: number;
+  /** holdout (default): one test part per split; crossfit: K folds, every prompt tested once (router specs only). */
+  protocol?: "holdout" | "crossfit";
+  /** Folds of the crossfit protocol (default DEFAULT_FOLDS). */
+  folds?: number;
   /** Evaluate saved routers even on test prompts they were fitted or tuned on (the report then says so). */
   allowOverlap?: boolean;
   onProgress?: (stage: "train" | "embed" | "evaluate", done: number, total: number, label?: string) => void;
@@ -125,84 +129,116 @@ function appliesTo(manifest: SavedRouterManifest, split: Split): boolean {
   return d === "all" ? split.name === split.dataset : d === split.dataset;
 }
 
+/**
+ * One split (or cross-fitting fold): its test and validation rows, and every router for it (a
+ * saved router that applies, or a spec trained on the split's training rows), each with its own
+ * embeddings of the held-out prompts. Null when the split has no test rows or no router applies.
+ */
+async function foldOf(
+  table: OutcomeTable,
+  split: Split,
+  label: string,
+  sources: Source[],
+  splitSpec: SplitSpec,
+  opts: EvalDatasetOptions,
+  progress: NonNullable<EvalDatasetOptions["onProgress"]>,
+  overlap: { router: string; prompts: number }[],
+): Promise<FoldUnderTest | null> {
+  const test = selectRows(table, split.test);
+  if (test.ids.length === 0) return null;
+  const validation = selectRows(table, split.validation);
+  // Each router embeds test then validation prompts its own way, in one pass.
+  const heldOut = selectRows(table, [...split.test, ...split.validation]);
+  const routers: RouterUnderTest[] = [];
+  for (const src of sources) {
+    let router: Router;
+    let embedder: { spec: string; preparation: PreparationOptions } | null;
+    let prefixes: Record<string, string>;
+    if (src.kind === "directory") {
+      if (!appliesTo(src.loaded.manifest, split)) continue;
+      const seen = await fittedOverlap(src.dir, src.loaded.manifest, test.ids);
+      if (seen.total > 0) {
+        if (!opts.allowOverlap) throw overlapError(src.dir, seen, test.ids.length, `test prompts of split ${split.name}`);
+        overlap.push({ router: src.name, prompts: seen.total });
+      }
+      router = src.loaded.router;
+      embedder = src.loaded.manifest.embedder;
+      prefixes = src.loaded.manifest.prefixes ?? {};
+    } else {
+      const trained = await trainOnTable(table, {
+        spec: src.spec,
+        seed: splitSpec.seed,
+        embedder: opts.embedder ?? DEFAULT_EMBEDDER_SPEC,
+        preparation: opts.preparation,
+        dataset: split.dataset,
+        split: splitSpec.kind,
+        validationFraction: splitSpec.validationFraction,
+        ...(splitSpec.kind === "in-distribution" ? { testFraction: splitSpec.testFraction } : {}),
+        rows: split,
+        cacheDir: opts.cacheDir,
+        onProgress: (stage, d, t, l) => progress(stage === "fit" ? "train" : "embed", d, t, `${label} ${src.name}${l ? ` ${l}` : ""}`),
+      });
+      router = trained.router;
+      embedder = trained.embedder;
+      prefixes = trained.prefixes;
+    }
+    if (!router.needsEmbeddings) {
+      routers.push({ name: src.name, router });
+      continue;
+    }
+    if (!embedder) throw new InputError(`router "${src.name}" reads embeddings but records no embedder`, src.kind === "directory" ? { file: join(src.dir, MANIFEST_FILE) } : {});
+    const { matrix } = await embedRows(heldOut, {
+      spec: embedder.spec,
+      preparation: embedder.preparation,
+      prefixes,
+      cacheDir: opts.cacheDir,
+      onProgress: (d, t, l) => progress("embed", d, t, `${label} held-out ${l ?? ""}`.trim()),
+    });
+    const nt = test.ids.length;
+    const embeddings = { test: selectEmbeddingRows(matrix, rowRange(0, nt)), validation: selectEmbeddingRows(matrix, rowRange(nt, validation.ids.length)) };
+    routers.push({ name: src.name, router, embeddings });
+  }
+  if (routers.length === 0) return null;
+  return { test: { table: test, embeddings: null }, validation: { table: validation, embeddings: null }, routers };
+}
+
 export async function evaluateRoutersOnTable(table: OutcomeTable, opts: EvalDatasetOptions): Promise<EvalDatasetResult> {
   const sources = await resolveSources(opts.routers);
   if (opts.compareTo !== undefined && !sources.some((s) => s.name === opts.compareTo)) {
     throw new InputError(`--compare-to names "${opts.compareTo}", which is not one of the routers (${sources.map((s) => s.name).join(", ")})`, { field: "--compare-to" });
   }
+  const crossfit = (opts.protocol ?? "holdout") === "crossfit";
+  const saved = sources.find((s) => s.kind === "directory");
+  if (crossfit && saved) {
+    throw new InputError("cross-fitting trains every router afresh on each fold; a saved router was fitted on one split: give router specs, or evaluate saved routers without --protocol crossfit", { file: saved.arg, field: "--protocol" });
+  }
   const splitSpec = resolveSplitSpec(sources, opts);
-  const splits = splitsOf(table, splitSpec, { dataset: opts.dataset });
+  const groups: FoldedSplit[] = crossfit
+    ? foldsOf(table, splitSpec, opts.folds ?? DEFAULT_FOLDS, { dataset: opts.dataset })
+    : splitsOf(table, splitSpec, { dataset: opts.dataset }).map((s) => ({ name: s.name, dataset: s.dataset, folds: [s] }));
   const progress = opts.onProgress ?? (() => {});
   const entries: SplitEntry[] = [];
-  for (const split of splits) {
-    const test = selectRows(table, split.test);
-    if (test.ids.length === 0) continue;
-    const validation = selectRows(table, split.validation);
-    // Each router embeds test then validation prompts its own way, in one pass.
-    const heldOut = selectRows(table, [...split.test, ...split.validation]);
-    const routers: RouterUnderTest[] = [];
+  for (const group of groups) {
+    const folds: FoldUnderTest[] = [];
     const overlap: { router: string; prompts: number }[] = [];
-    for (const src of sources) {
-      let router: Router;
-      let embedder: { spec: string; preparation: PreparationOptions } | null;
-      let prefixes: Record<string, string>;
-      if (src.kind === "directory") {
-        if (!appliesTo(src.loaded.manifest, split)) continue;
-        const seen = await fittedOverlap(src.dir, src.loaded.manifest, test.ids);
-        if (seen.total > 0) {
-          if (!opts.allowOverlap) throw overlapError(src.dir, seen, test.ids.length, `test prompts of split ${split.name}`);
-          overlap.push({ router: src.name, prompts: seen.total });
-        }
-        router = src.loaded.router;
-        embedder = src.loaded.manifest.embedder;
-        prefixes = src.loaded.manifest.prefixes ?? {};
-      } else {
-        const trained = await trainOnTable(table, {
-          spec: src.spec,
-          seed: splitSpec.seed,
-          embedder: opts.embedder ?? DEFAULT_EMBEDDER_SPEC,
-          preparation: opts.preparation,
-          dataset: split.dataset,
-          split: splitSpec.kind,
-          validationFraction: splitSpec.validationFraction,
-          ...(splitSpec.kind === "in-distribution" ? { testFraction: splitSpec.testFraction } : {}),
-          cacheDir: opts.cacheDir,
-          onProgress: (stage, d, t, l) => progress(stage === "fit" ? "train" : "embed", d, t, `${split.name} ${src.name}${l ? ` ${l}` : ""}`),
-        });
-        router = trained.router;
-        embedder = trained.embedder;
-        prefixes = trained.prefixes;
-      }
-      if (!router.needsEmbeddings) {
-        routers.push({ name: src.name, router });
-        continue;
-      }
-      if (!embedder) throw new InputError(`router "${src.name}" reads embeddings but records no embedder`, src.kind === "directory" ? { file: join(src.dir, MANIFEST_FILE) } : {});
-      const { matrix } = await embedRows(heldOut, {
-        spec: embedder.spec,
-        preparation: embedder.preparation,
-        prefixes,
-        cacheDir: opts.cacheDir,
-        onProgress: (d, t, l) => progress("embed", d, t, `${split.name} held-out ${l ?? ""}`.trim()),
-      });
-      const nt = test.ids.length;
-      const embeddings = { test: selectEmbeddingRows(matrix, rowRange(0, nt)), validation: selectEmbeddingRows(matrix, rowRange(nt, validation.ids.length)) };
-      routers.push({ name: src.name, router, embeddings });
+    for (const [f, split] of group.folds.entries()) {
+      const label = group.folds.length > 1 ? `${split.name} fold ${f + 1}/${group.folds.length}` : split.name;
+      const fold = await foldOf(table, split, label, sources, splitSpec, opts, progress, overlap);
+      if (fold) folds.push(fold);
     }
-    if (routers.length === 0) continue;
-    const result = await evaluateSplit({ table: test, embeddings: null }, routers, {
+    if (folds.length < group.folds.length || folds.length === 0) continue;
+    const result = await evaluateFolds(folds, {
       seed: opts.seed,
       bootstrap: opts.bootstrap,
       lambdas: opts.lambdas,
       aiq: opts.aiq,
       costRange: opts.costRange,
-      validation: { table: validation, embeddings: null },
       operatingPoints: opts.operatingPoints ?? "validation",
       // A saved router trained on one dataset is absent from the others' splits.
-      compareTo: routers.some((r) => r.name === opts.compareTo) ? opts.compareTo : undefined,
-      onProgress: (d, t, l) => progress("evaluate", d, t, `${split.name} ${l ?? ""}`.trim()),
+      compareTo: folds[0].routers.some((r) => r.name === opts.compareTo) ? opts.compareTo : undefined,
+      onProgress: (d, t, l) => progress("evaluate", d, t, `${group.name} ${l ?? ""}`.trim()),
     });
-    entries.push(splitEntry(split.dataset, split.name === split.dataset ? splitSpec.kind : split.name, result, { maxPoints: opts.maxPoints, overlap }));
+    entries.push(splitEntry(group.dataset, group.name === group.dataset ? splitSpec.kind : group.name, result, { maxPoints: opts.maxPoints, overlap }));
   }
   if (entries.length === 0) throw new InputError("no split had both test rows and a router to evaluate (saved routers apply only to the dataset they were trained on)");
   return { splits: entries, routers: sources.map((s) => ({ arg: s.arg, name: s.name, kind: s.kind, type: s.type })), splitSpec };

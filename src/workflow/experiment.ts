@@ -11,7 +11,7 @@ import { importFiles, type ImportFormat } from "../data/importers/index.js";
 import { idsOf, splitSpecOf } from "../data/splits.js";
 import { completeRows, selectModels, selectRows, type OutcomeTable } from "../data/table.js";
 import { defaultCacheDir } from "../embed/paths.js";
-import { evaluateSplit, type RouterUnderTest, type SplitResult } from "../evaluate/evaluate.js";
+import { evaluateFolds, type FoldUnderTest, type RouterUnderTest, type SplitResult } from "../evaluate/evaluate.js";
 import { experimentToYaml, routerLabel, type ExperimentConfig, type SplitConfig } from "../experiments/config.js";
 import { versions } from "../experiments/versions.js";
 import { makeResults, splitEntry, type Results } from "../report/index.js";
@@ -25,7 +25,7 @@ import { checkOutputDir, writeDirAtomic, writeFileAtomic, type OutputDirOptions 
 import { InputError } from "../util/errors.js";
 import type { ProgressFn } from "../util/progress.js";
 import { embedRows } from "./embed.js";
-import { splitsOf } from "./splits.js";
+import { foldsOf, splitsOf, type FoldedSplit } from "./splits.js";
 import { checkParams, operatingPointsOn, saveTrained } from "./train.js";
 
 export interface RunHooks {
@@ -48,6 +48,7 @@ export interface SplitRun {
   kind: SplitConfig["kind"];
   /** One router for all datasets' traffic (an in-distribution split with pooled: true). */
   pooled: boolean;
+  /** Rows in each part (cross-fitted: train and validation of the first fold; test over every fold). */
   train: number;
   validation: number;
   test: number;
@@ -143,79 +144,89 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
     }
   }
 
-  const splits = cfg.splits.flatMap((s) =>
-    splitsOf(table, splitSpecOf({ ...s, seed: cfg.seed }), { pooled: s.kind === "in-distribution" && s.pooled }).map((split) => ({ cfg: s, split })),
-  );
+  const crossfit = cfg.evaluation.protocol === "crossfit";
+  const splits = cfg.splits.flatMap((s) => {
+    const spec = splitSpecOf({ ...s, seed: cfg.seed });
+    const pooled = s.kind === "in-distribution" && s.pooled;
+    const folded: FoldedSplit[] = crossfit ? foldsOf(table, spec, cfg.evaluation.folds, { pooled }) : splitsOf(table, spec, { pooled }).map((x) => ({ name: x.name, dataset: x.dataset, folds: [x] }));
+    return folded.map((split) => ({ cfg: s, split }));
+  });
+  if (crossfit) log(`cross-fitting: ${cfg.evaluation.folds} folds per in-distribution split, every prompt tested once; routers are not saved (train one for deployment with routekit train)`);
 
   const runs: SplitRun[] = [];
   const files: string[] = [];
   let results: Results | undefined;
   await writeDirAtomic(outDir, async (staging) => {
     for (const { cfg: splitCfg, split } of splits) {
-      const train = selectSetRows(all, split.train);
-      const validation = selectSetRows(all, split.validation);
-      const test = selectSetRows(all, split.test);
-      const underTest: RouterUnderTest[] = [];
-      for (const entry of cfg.routers) {
-        const label = routerLabel(entry);
-        log(`training ${label} on ${split.name} (${split.train.length} train, ${split.validation.length} validation)`);
-        const bar = progress(`train ${label}`);
-        let trained;
-        try {
-          trained = await trainRouter(train, validation, { spec: entry, seed: cfg.seed, onProgress: bar.update });
-        } finally {
-          bar.stop();
+      const folds: FoldUnderTest[] = [];
+      for (const [f, part] of split.folds.entries()) {
+        const foldLabel = split.folds.length > 1 ? ` fold ${f + 1}/${split.folds.length}` : "";
+        const train = selectSetRows(all, part.train);
+        const validation = selectSetRows(all, part.validation);
+        const underTest: RouterUnderTest[] = [];
+        for (const entry of cfg.routers) {
+          const label = routerLabel(entry);
+          log(`training ${label} on ${split.name}${foldLabel} (${part.train.length} train, ${part.validation.length} validation)`);
+          const bar = progress(`train ${label}`);
+          let trained;
+          try {
+            trained = await trainRouter(train, validation, { spec: entry, seed: cfg.seed, onProgress: bar.update });
+          } finally {
+            bar.stop();
+          }
+          underTest.push({ name: label, router: trained.router });
+          if (!crossfit && getRouterFactory(entry.type).save) {
+            const rel = join("routers", split.name.replace(/[^A-Za-z0-9._-]/g, "_"), label);
+            await saveTrained(
+              join(staging, rel),
+              {
+                ...trained,
+                split: { ...splitCfg, seed: cfg.seed, name: split.name, dataset: split.dataset },
+                seed: cfg.seed,
+                embedder,
+                prefixes,
+                fittedOn: { train: idsOf(table, part.train), validation: idsOf(table, part.validation) },
+              },
+              await operatingPointsOn(trained.router, validation, cfg.seed),
+            );
+            files.push(rel);
+          }
         }
-        underTest.push({ name: label, router: trained.router });
-        if (getRouterFactory(entry.type).save) {
-          const rel = join("routers", split.name.replace(/[^A-Za-z0-9._-]/g, "_"), label);
-          await saveTrained(
-            join(staging, rel),
-            {
-              ...trained,
-              split: { ...splitCfg, seed: cfg.seed, name: split.name, dataset: split.dataset },
-              seed: cfg.seed,
-              embedder,
-              prefixes,
-              fittedOn: { train: idsOf(table, split.train), validation: idsOf(table, split.validation) },
-            },
-            await operatingPointsOn(trained.router, validation, cfg.seed),
-          );
-          files.push(rel);
-        }
+        folds.push({ test: selectSetRows(all, part.test), validation, routers: underTest });
       }
-      log(`evaluating ${underTest.length} router(s) on ${split.name} (${split.test.length} test prompts)`);
+      const tested = split.folds.reduce((a, p) => a + p.test.length, 0);
+      log(`evaluating ${cfg.routers.length} router(s) on ${split.name} (${tested} test prompts${split.folds.length > 1 ? `, ${split.folds.length} folds` : ""})`);
       const bar = progress(`evaluate ${split.name}`);
       let result: SplitResult;
       try {
-        result = await evaluateSplit(test, underTest, {
+        result = await evaluateFolds(folds, {
           seed: cfg.seed,
           bootstrap: cfg.evaluation.bootstrap,
           lambdas: cfg.evaluation.lambdas,
           aiq: cfg.evaluation.aiq,
-          validation,
           operatingPoints: cfg.evaluation.operatingPoints,
           compareTo: cfg.evaluation.compareTo,
+          ...(cfg.evaluation.costRange ? { costRange: cfg.evaluation.costRange } : {}),
           onProgress: bar.update,
         });
       } finally {
         bar.stop();
       }
-      for (const u of underTest) (u.router as { dispose?: () => void }).dispose?.();
+      for (const f of folds) for (const u of f.routers) (u.router as { dispose?: () => void }).dispose?.();
       runs.push({
         name: split.name,
         dataset: split.dataset,
         kind: splitCfg.kind,
         pooled: splitCfg.kind === "in-distribution" && splitCfg.pooled,
-        train: split.train.length,
-        validation: split.validation.length,
-        test: split.test.length,
+        train: split.folds[0].train.length,
+        validation: split.folds[0].validation.length,
+        test: tested,
         result,
       });
     }
     results = makeResults(
       // Same split labels as `routekit eval`: the kind in-distribution, the split name out of it.
-      runs.map((r) => splitEntry(r.dataset, r.kind === "in-distribution" ? (r.pooled ? "pooled" : r.kind) : r.name, r.result)),
+      runs.map((r) => splitEntry(r.dataset, r.kind === "in-distribution" ? (r.pooled ? "pooled" : r.kind) : r.name, r.result, { maxPoints: cfg.evaluation.maxPoints })),
       cfg as unknown as Record<string, unknown>,
       await versions(),
     );

@@ -44,6 +44,8 @@ export interface TrainOnTableOptions {
    * crossFittedOperatingPoints and `npm run bench -- budget`). Without validation rows, crossfit.
    */
   pointsOn?: "validation" | "crossfit";
+  /** Train on these rows (e.g. one cross-fitting fold's) instead of the split's (dataset, split and fractions then only label it). */
+  rows?: Split;
   /** Progress of the embedding step and of fitting (MLP epochs, grid points), by stage label. */
   onProgress?: (stage: "embed" | "fit", done: number, total: number, label?: string) => void;
 }
@@ -112,7 +114,7 @@ export async function trainOnTable(table: OutcomeTable, opts: TrainOnTableOption
   const splitSpec = splitSpecOf({ kind: opts.split, testFraction: opts.testFraction, validationFraction: opts.validationFraction, seed: opts.seed });
   const seed = splitSpec.seed;
   checkParams(spec);
-  const rows = trainingRows(table, splitSpec, opts.dataset);
+  const rows = opts.rows ?? trainingRows(table, splitSpec, opts.dataset);
   if (rows.train.length === 0) throw new InputError(`split ${rows.name} has no training rows`);
   // The training then validation rows, embedded in one pass when the router reads prompts.
   let fitted: TrainingSet = { table: selectRows(table, [...rows.train, ...rows.validation]), embeddings: null };

@@ -95,9 +95,18 @@ describe("AIQ", () => {
     expect(aiqRouterbenchCode(hull, 4)).not.toBeCloseTo(aiq(hull, 0.5, 4), 6);
   });
 
-  it("rejects an empty range and an empty hull", () => {
-    expect(() => aiq(hull, 2, 2)).toThrow();
+  it("rejects a reversed range and an empty hull", () => {
+    expect(() => aiq(hull, 3, 2)).toThrow();
     expect(() => aiq([], 0, 1)).toThrow();
+  });
+
+  it("scores a range of one cost (every model costs the same) as the hull's quality at that cost", () => {
+    // hull: (1, 0.5), (3, 0.9): at 2, half-way from 0.5 to 0.9; left of the hull 0; right of it flat.
+    expect(aiq(hull, 2, 2)).toBeCloseTo(0.7, 12);
+    expect(aiq(hull, 0.5, 0.5)).toBe(0);
+    expect(aiq(hull, 9, 9)).toBe(0.9);
+    // the limit of the mean over a shrinking range
+    expect(aiq(hull, 2, 2 + 1e-9)).toBeCloseTo(aiq(hull, 2, 2), 6);
   });
 });
 

@@ -19,7 +19,7 @@ describe("experiment configs", () => {
     expect(cfg.embedder.spec).toBe("use-lite");
     expect(cfg.embedder.preparation).toEqual({ unwrapList: true, stripSharedPrefix: true, maxChars: 0, keep: "head" });
     expect(cfg.routers[0]).toEqual({ type: "knn", params: {}, grid: { k: [5, 10] } });
-    expect(cfg.evaluation).toEqual({ lambdas: "exact", aiq: "shared-range", operatingPoints: "validation", bootstrap: 1000, logCost: true });
+    expect(cfg.evaluation).toEqual({ lambdas: "exact", aiq: "shared-range", operatingPoints: "validation", bootstrap: 1000, logCost: true, protocol: "holdout", folds: 5, maxPoints: 2000 });
   });
 
   it("round-trips through its saved YAML unchanged", () => {
