@@ -8,7 +8,7 @@ export { synthesize, synthesizeWithLatents, summarizeSynth, benchmarkWeights, DE
 export * from "./embed/index.js";
 export { importFiles, IMPORT_FORMATS, loadPrices, parsePythonStringList, PythonLiteralError, PICKLE_TO_PARQUET, type ImportFormat, type ImportOptions, type ImportReport, type PriceTable } from "./data/importers/index.js";
 export { tableInfo, oracleChoice, type TableInfo, type ModelInfo } from "./data/info.js";
-export { makeSplits, pooledSplit, idsOf, splitKey, splitSpecOf, ROUTERBENCH_SPLIT, type Split, type SplitSpec } from "./data/splits.js";
+export { makeSplits, pooledSplit, crossFitFolds, idsOf, splitKey, splitSpecOf, ROUTERBENCH_SPLIT, DEFAULT_FOLDS, type Split, type SplitSpec } from "./data/splits.js";
 export * from "./evaluate/index.js";
 export * from "./report/index.js";
 export { routeAt, checkPool, routePrompts, realiseChecked } from "./routers/routing.js";
@@ -47,6 +47,7 @@ export { batchOfTable, expectedCostsOf } from "./routers/common.js";
 export { KnnRouter } from "./routers/knn.js";
 export { MlpRouter } from "./routers/mlp.js";
 export { LinearRouter } from "./routers/linear.js";
+export { MfRouter, mfFactory, type MfWeights } from "./routers/mf.js";
 export { IrtRouter, irtFactory, fitItemResponse, expectedSigmoid, type IrtModel, type ItemResponseFit } from "./routers/irt.js";
 export { OracleRouter } from "./routers/baselines/oracle.js";
 export { BestSingleRouter } from "./routers/baselines/best-single.js";
