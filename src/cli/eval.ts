@@ -164,7 +164,7 @@ export function register(program: Command): void {
         if (warnings) lines.push(warnings);
         lines.push("");
       }
-      lines.push(formatSummaryTable(results.splits), "");
+      lines.push(formatSummaryTable(results.splits, { width: process.stdout.columns }), "");
       lines.push(`report: ${written.report}`, `results: ${written.results}`, `plots: ${written.plots.map((p) => p.png).join(", ")}`);
       process.stdout.write(`${lines.join("\n")}\n`);
     });

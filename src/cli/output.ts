@@ -60,16 +60,40 @@ export function formatSplitWarnings(s: SplitEntry): string {
     .join("\n");
 }
 
+/** Width the terminal summary keeps within when the terminal's is unknown (output piped). */
+export const SUMMARY_WIDTH = 120;
+
 /**
  * The router x split summary of report.md in plain text: AIQ minus Zero with its interval,
- * `*` where the whole interval is above 0 (the router beats Zero on that split).
+ * `*` where the whole interval is above 0 (the router beats Zero on that split). Wider than
+ * `width`, the split columns go in blocks one under the other, each with the router column.
  */
-export function formatSummaryTable(splits: readonly SplitEntry[]): string {
+export function formatSummaryTable(splits: readonly SplitEntry[], opts: { width?: number } = {}): string {
   const t = summaryTable(splits);
   if (t.rows.length === 0) return "Summary: no routers evaluated.";
   const level = t.level === null ? "no intervals" : `${Math.round(t.level * 100)}% interval`;
-  const rows = t.rows.map((r) => [r.name, ...r.cells.map((c) => `${formatSummaryCell(c, "-")}${c?.beats ? " *" : "  "}`)]);
-  const lines = [`Summary: AIQ - Zero router per split [${level}]; * = whole interval above 0 (beats Zero)`, formatTable(["router", ...t.splits], rows)];
+  const names = t.rows.map((r) => r.name);
+  const columns = t.splits.map((label, j) => ({ label, cells: t.rows.map((r) => `${formatSummaryCell(r.cells[j], "-")}${r.cells[j]?.beats ? " *" : "  "}`) }));
+  const widthOf = (c: { label: string; cells: string[] }) => Math.max(c.label.length, ...c.cells.map((x) => x.length));
+  const width = opts.width ?? SUMMARY_WIDTH;
+  const nameWidth = Math.max("router".length, ...names.map((n) => n.length));
+  const blocks: (typeof columns)[] = [];
+  let used = 0;
+  for (const c of columns) {
+    const w = widthOf(c) + 2;
+    if (blocks.length === 0 || used + w > width) {
+      blocks.push([]);
+      used = nameWidth;
+    }
+    blocks.at(-1)!.push(c);
+    used += w;
+  }
+  const lines = [`Summary: AIQ - Zero router per split [${level}]; * = whole interval above 0 (beats Zero)`];
+  blocks.forEach((b, k) => {
+    if (k > 0) lines.push("");
+    const table = formatTable(["router", ...b.map((c) => c.label)], names.map((n, i) => [n, ...b.map((c) => c.cells[i])]));
+    lines.push(...table.split("\n").map((l) => l.trimEnd()));
+  });
   if (t.warned.length) lines.push(`Too few prompts to trust: ${t.warned.map((w) => w.split).join(", ")} (see the warnings above).`);
   return lines.join("\n");
 }

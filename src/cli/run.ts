@@ -39,7 +39,7 @@ export function register(program: Command): void {
         const warnings = formatSplitWarnings(s);
         process.stdout.write(`\n${formatSplitTable(s)}\n${warnings ? `${warnings}\n` : ""}`);
       }
-      process.stdout.write(`\n${formatSummaryTable(res.results.splits)}\n`);
+      process.stdout.write(`\n${formatSummaryTable(res.results.splits, { width: process.stdout.columns })}\n`);
       const rel = (p: string) => relative(process.cwd(), join(res.outDir, p)) || ".";
       process.stdout.write(`\nReport: ${rel("report.md")}\nResults: ${rel("results.json")}\nPlots: ${res.files.filter((f) => f.endsWith(".png")).map(rel).join(", ")}\n`);
       process.stdout.write(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);

@@ -188,6 +188,11 @@ describe("summary table across splits", () => {
     expect(plain.split("\n").find((l) => l.startsWith("solo "))!.trimEnd()).toMatch(/ -$/);
     expect(plain).toMatch(/^Summary: AIQ - Zero router per split \[95% interval\]; \* = whole interval above 0/);
     expect(plain).toContain("Too few prompts to trust: beta/test");
+    expect(plain.split("\n").every((l) => l.length <= 120 && l === l.trimEnd())).toBe(true);
+    // Narrower than two split columns: one block per split, each with the router column.
+    const narrow = formatSummaryTable(results.splits, { width: 50 }).split("\n");
+    expect(narrow.filter((l) => l.startsWith("router "))).toEqual([expect.stringMatching(/^router\s+alpha\/test$/), expect.stringMatching(/^router\s+beta\/test$/)]);
+    expect(narrow.filter((l) => l.startsWith("good "))).toHaveLength(2);
   });
 });
 
