@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { existsSync } from "node:fs";
 import { readOutcomeTable } from "../data/arrow-io.js";
+import { DEFAULT_FOLDS } from "../data/splits.js";
 import { DEFAULT_EMBEDDER_SPEC, defaultCacheDir, parseEmbedderSpec } from "../embed/index.js";
 import { evaluateRoutersOnTable, routerSource } from "../workflow/evaluate.js";
 import { DEFAULT_MAX_POINTS, makeResults } from "../report/results.js";
@@ -23,6 +24,8 @@ interface EvalCliOptions {
   operatingPoints: "validation" | "test";
   compareTo?: string;
   costRange?: string;
+  protocol: "holdout" | "crossfit";
+  folds: string;
   logCost?: boolean;
   linearCost?: boolean;
   embedder: string;
@@ -41,8 +44,8 @@ function integer(value: string, field: string, min: number): number {
 function costRange(value: string | undefined): [number, number] | undefined {
   if (value === undefined) return undefined;
   const parts = value.split(",").map((s) => Number(s.trim()));
-  if (parts.length !== 2 || !parts.every((x) => Number.isFinite(x) && x >= 0) || !(parts[1] > parts[0])) {
-    throw new InputError(`expected "<min>,<max>" US$ per query with min < max, got "${value}"`, { field: "--cost-range" });
+  if (parts.length !== 2 || !parts.every((x) => Number.isFinite(x) && x >= 0) || !(parts[1] >= parts[0])) {
+    throw new InputError(`expected "<min>,<max>" US$ per query with min <= max, got "${value}"`, { field: "--cost-range" });
   }
   return [parts[0], parts[1]];
 }
@@ -72,6 +75,12 @@ export function register(program: Command): void {
         .choices(["validation", "test"])
         .default("validation"),
     )
+    .addOption(
+      new Option("--protocol <protocol>", "holdout: each split's test part once; crossfit: K folds, every prompt tested once by routers trained without it (router specs only)")
+        .choices(["holdout", "crossfit"])
+        .default("holdout"),
+    )
+    .option("--folds <k>", "folds of --protocol crossfit", String(DEFAULT_FOLDS))
     .option("--compare-to <router>", "also compare every row with this router (its name in the report, e.g. task-prior), with paired intervals")
     .option("--cost-range <min,max>", "AIQ cost range in US$ per query (default: cheapest to dearest single model on each test split)")
     .option("--log-cost", "log-scale cost axis in the plots (the default, as in `run`)")
@@ -86,6 +95,7 @@ export function register(program: Command): void {
       const seed = integer(o.seed, "--seed", Number.MIN_SAFE_INTEGER);
       const bootstrap = integer(o.bootstrap, "--bootstrap", 0);
       const maxPoints = integer(o.maxPoints, "--max-points", 2);
+      const folds = integer(o.folds, "--folds", 2);
       const range = costRange(o.costRange);
       // Costs span orders of magnitude: plots use a log cost axis unless asked otherwise (as `run`).
       const logCost = !o.linearCost;
@@ -113,6 +123,8 @@ export function register(program: Command): void {
           operatingPoints: o.operatingPoints,
           compareTo: o.compareTo,
           costRange: range,
+          protocol: o.protocol,
+          folds,
           embedder: o.embedder,
           cacheDir: o.cacheDir,
           maxPoints,
@@ -135,6 +147,8 @@ export function register(program: Command): void {
         operatingPoints: o.operatingPoints,
         compareTo: o.compareTo ?? null,
         costRange: range ?? null,
+        protocol: o.protocol,
+        ...(o.protocol === "crossfit" ? { folds } : {}),
         embedder: o.embedder,
         maxPoints,
         logCost,

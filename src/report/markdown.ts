@@ -55,14 +55,18 @@ export function renderSplitSection(split: SplitEntry, opts: { plotsDir?: string;
   const dropped = split.droppedIncomplete ? ` (${split.droppedIncomplete} more left out: missing outcomes)` : "";
   const range =
     split.aiqMode === "shared-range"
-      ? `AIQ = mean hull quality over the shared cost range ${usd(split.costRange[0])} – ${usd(split.costRange[1])} per query`
+      ? split.costRange[0] === split.costRange[1]
+        ? `every model costs ${usd(split.costRange[0])} per query, so cost cannot separate routers: AIQ = each hull's quality at that cost`
+        : `AIQ = mean hull quality over the shared cost range ${usd(split.costRange[0])} – ${usd(split.costRange[1])} per query`
       : `AIQ in the RouterBench reference code's variant (from each router's cheapest point, divided by ${usd(split.costRange[1])})`;
   const boot = split.bootstrap
     ? `${Math.round(split.bootstrap.level * 100)}% intervals from ${split.bootstrap.resamples} bootstrap resamples of the test prompts (seed ${split.bootstrap.seed})`
     : "no bootstrap (no intervals)";
   const lambdas = split.lambdas === "exact" ? "exact curve (every lambda breakpoint)" : split.lambdas === "routerbench" ? "RouterBench's 32-value lambda grid" : `a ${split.lambdas.length}-value lambda grid`;
   const points =
-    split.operatingPoints === "validation"
+    split.folds !== undefined
+      ? `cross-fitted over ${split.folds} folds: every prompt tested once, by routers trained without it, whose grids and operating points were chosen on their own fold's validation part (at least ${split.validationPrompts} prompts)`
+      : split.operatingPoints === "validation"
       ? `each router's operating points (its hull's lambdas or settings) chosen on ${split.validationPrompts} validation prompts, then evaluated on test`
       : "each router's operating points chosen on the test prompts themselves (RouterBench's way: optimistic, see above)";
   lines.push(`${split.prompts} test prompts${dropped}; ${range}; ${boot}; ${lambdas}; ${points}. Best single model: ${split.bestSingle}.`, "");

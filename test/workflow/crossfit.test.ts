@@ -16,6 +16,9 @@ import { foldsOf } from "../../src/workflow/splits.js";
 import { trainAndSave } from "../../src/index.js";
 import { fixedPredictor } from "../evaluate/fixtures.js";
 import { tableFrom } from "../helpers/tables.js";
+import { renderSplitSection } from "../../src/report/markdown.js";
+import { splitEntry } from "../../src/report/results.js";
+import { runCli } from "../helpers/cli.js";
 
 const MODELS = ["a", "b"];
 const small = tableFrom(
@@ -149,7 +152,22 @@ evaluation:
       expect(cascade.settings!.every((l) => l.startsWith("validation cost <= "))).toBe(true);
     }
     expect(existsSync(join(dir, "a", "routers"))).toBe(false);
+    // results.json and report.md say so
+    const results = JSON.parse(await readFile(join(dir, "a", "results.json"), "utf8"));
+    expect(results.splits.map((x: { folds?: number }) => x.folds)).toEqual([3, 3, 3]);
+    expect(await readFile(join(dir, "a", "report.md"), "utf8")).toMatch(/cross-fitted over 3 folds: every prompt tested once/);
     expect(a.files.some((f) => f.startsWith("routers"))).toBe(false);
+  });
+
+  it("eval --protocol crossfit from the command line", async () => {
+    const r = await runCli(["eval", tablePath, "--routers", "task-prior", "--protocol", "crossfit", "--folds", "3", "--dataset", "mmlu", "--bootstrap", "20", "--out", join(dir, "cli"), "--json"]);
+    expect(r.code).toBe(0);
+    const results = JSON.parse(await readFile(join(dir, "cli", "results.json"), "utf8"));
+    expect(results.splits[0].folds).toBe(3);
+    expect(results.config).toMatchObject({ protocol: "crossfit", folds: 3 });
+    const bad = await runCli(["eval", tablePath, "--routers", "task-prior", "--protocol", "crossfit", "--folds", "1", "--out", join(dir, "cli2")]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--folds/);
   });
 
   it("eval: specs are cross-fitted; a saved router is refused", async () => {
@@ -178,5 +196,6 @@ describe("pools where every model costs the same", () => {
     expect(row("r").aiq).toBeCloseTo(1, 12);
     expect(row("Oracle").aiq).toBeCloseTo(1, 12);
     expect(row("r").beatsZero).toBe(true);
+    expect(renderSplitSection(splitEntry("d", "in-distribution", r))).toMatch(/every model costs \$1 per query, so cost cannot separate routers/);
   });
 });

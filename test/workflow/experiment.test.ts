@@ -113,7 +113,10 @@ describe("routekit run", () => {
     const files = await readdir(join(dir, "a"));
     expect(files).toEqual(expect.arrayContaining(["results.json", "report.md", "plots", "routers", "config.resolved.yaml", "run.json"]));
     expect(parseExperiment(await readFile(join(dir, "a", "config.resolved.yaml"), "utf8"), "resolved.yaml")).toEqual(cfg);
-    expect((await readdir(join(dir, "a", "plots"))).filter((f) => f.endsWith(".png"))).toHaveLength(7);
+    // a curve plot and a forest plot per split
+    const pngs = (await readdir(join(dir, "a", "plots"))).filter((f) => f.endsWith(".png"));
+    expect(pngs.filter((f) => !f.endsWith("-forest.png"))).toHaveLength(7);
+    expect(pngs.filter((f) => f.endsWith("-forest.png"))).toHaveLength(7);
     expect(b.files).toEqual(a.files);
 
     // the saved routers load in isolation and record the split and embedder they were made with
