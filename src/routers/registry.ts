@@ -102,5 +102,6 @@ import { cascadeFactory } from "./baselines/cascade.js";
 import { irtFactory } from "./irt.js";
 import { taskPriorFactory } from "./baselines/task-prior.js";
 import { mfFactory } from "./mf.js";
+import { stackFactory } from "./stack.js";
 
-for (const f of [knnFactory, mlpFactory, linearFactory, oracleFactory, bestSingleFactory, zeroFactory, cascadeFactory, irtFactory, taskPriorFactory, mfFactory]) registerRouter(f);
+for (const f of [knnFactory, mlpFactory, linearFactory, oracleFactory, bestSingleFactory, zeroFactory, cascadeFactory, irtFactory, taskPriorFactory, mfFactory, stackFactory]) registerRouter(f);
