@@ -25,11 +25,16 @@
  *     members' predictions are strongly collinear, and signs would let noise cancel noise) and a
  *     ridge penalty `ridge * Var(p_r) * w_r^2` (scale-free: relative to each member's variance),
  *     fitted exactly by enumerating active sets (a handful of members: at most 2^8 small solves).
- *  3. Fallback, explicit, per blend: the blend's error is measured by cross-validating it over
- *     the same folds; unless it beats the best single member's OOF error by more than one
- *     standard error of the paired difference (the one-standard-error rule: prefer the simpler
- *     model within noise), the member's own level or contrast is used as is (weight 1, intercept
- *     0). When every blend falls back to one member, the stack predicts exactly what it does.
+ *  3. Fallback, explicit. One fallback member for the level and one for all the contrasts:
+ *     by the one-standard-error rule (prefer the simpler model within noise), the first member
+ *     listed whose OOF error the best member's does not beat by more than one standard error
+ *     (so list members simplest first: task-prior leads the defaults). A member picked per
+ *     model by its least error would mix members on noise, and contrasts from different
+ *     members compared across models routed below every member alone on RouterBench data.
+ *     Each blend's error is measured by cross-validating it over the same folds; unless it
+ *     beats the fallback member by more than one standard error of the paired per-row
+ *     difference, the member's own level or contrast is used as is (weight 1, intercept 0).
+ *     When every blend falls back, the stack predicts exactly what its fallback member does.
  *     FitReport.chosen says which (`level`, `perModel`), FitReport.validation gives each
  *     member's, the blends' and the stack's OOF MSE, in whole and in contrasts.
  *  4. Every member a blend uses is trained once more, the same way, on all training rows;
@@ -211,10 +216,46 @@ export interface BlendChoice {
 }
 
 /**
- * The blend of one target from OOF member predictions `x` (n x R) and `y` (NaN: not used), with
- * the explicit fallback to the best member when the cross-validated blend does not beat it.
+ * Whether `candidate` beats `reference` by more than one standard error: the mean over `rows` of
+ * the paired per-row difference of their squared errors, against that mean's standard error.
  */
-export function chooseBlend(x: Float64Array, y: Float64Array, R: number, fold: Int32Array, folds: number, ridge: number): BlendChoice {
+export function beatsByOneSe(candidate: ArrayLike<number>, reference: ArrayLike<number>, rows: readonly number[]): boolean {
+  const n = rows.length;
+  if (n < 2) return false;
+  let sum = 0;
+  let sum2 = 0;
+  for (const i of rows) {
+    const d = reference[i] - candidate[i];
+    sum += d;
+    sum2 += d * d;
+  }
+  const mean = sum / n;
+  const se = Math.sqrt(Math.max(0, sum2 / n - mean * mean) / (n - 1));
+  return Number.isFinite(mean) && mean > se;
+}
+
+/**
+ * The one-standard-error rule over members, simplest first: the first member (in the order they
+ * are listed) that the member with the least error does not beat by more than one standard error.
+ * `errors[r][i]`: member r's squared error on row i. Members nearly tied differ by noise, and
+ * picking the least error among them picks noise; listing task-prior first makes it the default.
+ */
+export function simplestMember(errors: readonly ArrayLike<number>[], rows: readonly number[]): number {
+  const mean = errors.map((e) => rows.reduce((t, i) => t + e[i], 0));
+  let best = 0;
+  for (let r = 1; r < errors.length; r++) if (mean[r] < mean[best]) best = r;
+  for (let r = 0; r < best; r++) if (!beatsByOneSe(errors[best], errors[r], rows)) return r;
+  return best;
+}
+
+/**
+ * The blend of one target from OOF member predictions `x` (n x R) and `y` (NaN: not used), or
+ * the explicit fallback to member `fallback` unless the cross-validated blend beats it by more
+ * than one standard error (the one-standard-error rule: prefer the simpler model within noise).
+ * On real data a blend's gain is often a few parts in ten thousand of MSE, within noise, and a
+ * blend chosen on noise routes no better than its member, only differently.
+ */
+export function chooseBlend(x: Float64Array, y: Float64Array, R: number, fold: Int32Array, folds: number, ridge: number, fallback: number): BlendChoice {
   const n = y.length;
   const rows: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -236,31 +277,22 @@ export function chooseBlend(x: Float64Array, y: Float64Array, R: number, fold: I
       blendSse += Number.isNaN(cv[i]) ? Infinity : (cv[i] - y[i]) ** 2;
     }
   }
-  let bestMember = 0;
-  for (let r = 1; r < R; r++) if (memberSse[r] < memberSse[bestMember]) bestMember = r;
-  // The one-standard-error rule: the blend must beat the best member by more than the standard
-  // error of their paired per-row difference, else the simpler model (the member) is kept. On
-  // real data the blend's gain is often a few parts in ten thousand of MSE, within noise, and a
-  // blend chosen on noise routes no better than its best member, only differently.
-  let gain = 0;
-  let gain2 = 0;
-  for (const i of rows) {
-    const d = (x[i * R + bestMember] - y[i]) ** 2 - (cv[i] - y[i]) ** 2;
-    gain += d;
-    gain2 += d * d;
-  }
-  const nr = rows.length;
-  const se = nr > 1 ? Math.sqrt(Math.max(0, gain2 / nr - (gain / nr) ** 2) / (nr - 1)) : Infinity;
   const all = fitBlend(x, y, R, rows, ridge);
   const fill = Array.from(all.means, (v) => (Number.isNaN(v) ? 0 : v));
-  if (nr > 1 && Number.isFinite(blendSse) && gain / nr > se) {
+  const blendErr = new Float64Array(n);
+  const memberErr = new Float64Array(n);
+  for (const i of rows) {
+    blendErr[i] = (cv[i] - y[i]) ** 2;
+    memberErr[i] = (x[i * R + fallback] - y[i]) ** 2;
+  }
+  if (Number.isFinite(blendSse) && beatsByOneSe(blendErr, memberErr, rows)) {
     return { blend: { choice: -1, intercept: all.intercept, weights: Array.from(all.weights), fill }, rows: rows.length, memberSse, blendSse, cv, chosen: cv };
   }
   const weights = new Array<number>(R).fill(0);
-  weights[bestMember] = 1;
+  weights[fallback] = 1;
   const chosen = new Float64Array(n).fill(NaN);
-  for (const i of rows) chosen[i] = x[i * R + bestMember];
-  return { blend: { choice: bestMember, intercept: 0, weights, fill }, rows: rows.length, memberSse, blendSse, cv, chosen };
+  for (const i of rows) chosen[i] = x[i * R + fallback];
+  return { blend: { choice: fallback, intercept: 0, weights, fill }, rows: rows.length, memberSse, blendSse, cv, chosen };
 }
 
 /**
@@ -475,19 +507,32 @@ export class StackRouter implements PredictiveRouter {
     // Rows with a score missing, or a member's prediction missing, have no level: left out.
     const actual = splitPredictions(poolScores(t0, this.pool), n, m, true);
     const parts = oof.map((q) => splitPredictions(q, n, m, true));
+    const usable: number[] = [];
+    for (let i = 0; i < n; i++) if (!Number.isNaN(actual.levels[i]) && parts.every((p) => !Number.isNaN(p.levels[i]))) usable.push(i);
+    // The fallback member, one for the level and ONE for every model's contrast: contrasts are
+    // compared across models, and a member picked per model by its least error would mix
+    // members on noise (on RouterBench data that routed below every member alone).
+    const levelErrors = parts.map((p) => Float64Array.from(p.levels, (v, i) => (v - actual.levels[i]) ** 2));
+    const contrastErrors = parts.map((p) => {
+      const e = new Float64Array(n);
+      for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) e[i] += (p.contrasts[i * m + j] - actual.contrasts[i * m + j]) ** 2;
+      return e;
+    });
+    const levelMember = simplestMember(levelErrors, usable);
+    const contrastMember = simplestMember(contrastErrors, usable);
     const xLevel = new Float64Array(n * R);
     for (let i = 0; i < n; i++) for (let r = 0; r < R; r++) xLevel[i * R + r] = parts[r].levels[i];
-    const level = chooseBlend(xLevel, actual.levels, R, fold, this.folds, this.ridge);
+    // (A row without a level, actual or any member's, has NaN contrasts too: chooseBlend leaves it out.)
+    const level = chooseBlend(xLevel, actual.levels, R, fold, this.folds, this.ridge, levelMember);
     const contrasts: BlendChoice[] = [];
     for (let j = 0; j < m; j++) {
       const x = new Float64Array(n * R);
       const yj = new Float64Array(n);
       for (let i = 0; i < n; i++) {
-        // A row without a level (actual or any member's) has NaN contrasts: chooseBlend leaves it out too.
         yj[i] = actual.contrasts[i * m + j];
         for (let r = 0; r < R; r++) x[i * R + r] = parts[r].contrasts[i * m + j];
       }
-      contrasts.push(chooseBlend(x, yj, R, fold, this.folds, this.ridge));
+      contrasts.push(chooseBlend(x, yj, R, fold, this.folds, this.ridge, contrastMember));
     }
     this.level = level.blend;
     this.contrasts = contrasts.map((c) => c.blend);

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { getRouterFactory, registerRouter } from "../../src/routers/registry.js";
 import { copyRouterWith, loadRouter, saveRouter } from "../../src/routers/artifact.js";
 import { maskedMse, poolScores } from "../../src/routers/common.js";
-import { chooseBlend, fitBlend, splitPredictions, StackRouter } from "../../src/routers/stack.js";
+import { beatsByOneSe, chooseBlend, fitBlend, simplestMember, splitPredictions, StackRouter } from "../../src/routers/stack.js";
 import { routePrompts } from "../../src/routers/routing.js";
 import { trainRouter } from "../../src/routers/train.js";
 import type { FitReport, PredictiveRouter, PromptBatch, TrainingSet } from "../../src/routers/router.js";
@@ -141,11 +141,29 @@ describe("the blend", () => {
       y[i] = x[i * 2] + 0.1 * normal(rng);
       fold[i] = i % 5;
     }
-    const c = chooseBlend(x, y, 2, fold, 5, 0.01);
+    const c = chooseBlend(x, y, 2, fold, 5, 0.01, 0);
     expect(c.blend.choice).toBe(0);
     expect(c.blend.weights).toEqual([1, 0]);
     expect(c.blend.intercept).toBe(0);
     expect(c.blendSse).toBeGreaterThanOrEqual(c.memberSse[0]);
+    // And when the blend is clearly better than the fallback member, it is chosen.
+    const noisy = chooseBlend(x, y, 2, fold, 5, 0.01, 1);
+    expect(noisy.blend.choice).toBe(-1);
+  });
+
+  it("picks the fallback member by the one-standard-error rule, simplest (first listed) within noise", () => {
+    const rng = makeRng(5);
+    const n = 400;
+    const rows = Array.from({ length: n }, (_, i) => i);
+    const base = Float64Array.from(rows, () => rng());
+    // The same errors on other rows, a hair less in total: the least error, but by noise.
+    const tied = Float64Array.from(rows, (i) => base[(i + 1) % n] - 1e-6);
+    const better = Float64Array.from(base, (v) => 0.5 * v);
+    expect(simplestMember([base, tied], rows)).toBe(0);
+    expect(simplestMember([tied, base, better], rows)).toBe(2);
+    expect(simplestMember([better, base], rows)).toBe(0);
+    expect(beatsByOneSe(better, base, rows)).toBe(true);
+    expect(beatsByOneSe(base, better, rows)).toBe(false);
   });
 });
 
