@@ -20,3 +20,5 @@ import { fuzzBench } from "./fuzz.js";
 benches.push(fuzzBench);
 import { serveBench } from "./serve.js";
 benches.push(serveBench);
+import { judgedBench } from "./judged.js";
+benches.push(judgedBench);

@@ -48,6 +48,7 @@ export { KnnRouter } from "./routers/knn.js";
 export { MlpRouter } from "./routers/mlp.js";
 export { LinearRouter } from "./routers/linear.js";
 export { MfRouter, mfFactory, type MfWeights } from "./routers/mf.js";
+export { StackRouter, stackFactory, STACK_DEFAULT_MEMBERS, STACK_DEFAULT_FOLDS } from "./routers/stack.js";
 export { IrtRouter, irtFactory, fitItemResponse, expectedSigmoid, type IrtModel, type ItemResponseFit } from "./routers/irt.js";
 export { OracleRouter } from "./routers/baselines/oracle.js";
 export { BestSingleRouter } from "./routers/baselines/best-single.js";

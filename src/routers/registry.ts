@@ -91,7 +91,9 @@ export function parseRouterSpec(spec: string): RouterSpec {
   return { type, params, grid };
 }
 
-// The built-in routers. Their modules import only types from here, so there is no cycle.
+// The built-in routers. Their modules import only types from here, so there is no cycle, except
+// stack, which builds its members through this registry: its factory lives in stack-factory.ts
+// (types only), and stack.ts re-exports it first, so importing stack.js or this file first works.
 import { knnFactory } from "./knn.js";
 import { mlpFactory } from "./mlp.js";
 import { linearFactory } from "./linear.js";
