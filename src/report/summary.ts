@@ -31,7 +31,10 @@ export function splitWarnings(split: SplitEntry): string[] {
   if (split.prompts < MIN_TEST_PROMPTS) {
     const widths = split.routers.filter((r) => r.role === "router" && r.diffInterval).map((r) => r.diffInterval![1] - r.diffInterval![0]);
     const width = widths.length ? ` (the routers' AIQ - Zero intervals are ${median(widths).toFixed(4)} wide, median)` : "";
-    out.push(`only ${split.prompts} test prompts (fewer than ${MIN_TEST_PROMPTS}): intervals this wide cannot separate routers from Zero or from each other${width}.`);
+    // Cross-fitting tests every prompt of the split instead of its test part (about 2x narrower
+    // intervals on the RouterBench subset, docs/FINDINGS.md); out-of-distribution splits already do.
+    const more = split.folds === undefined && !split.split.startsWith("ood:") ? "; cross-fitting (evaluation.protocol: crossfit, eval --protocol crossfit) tests every prompt of the split" : "";
+    out.push(`only ${split.prompts} test prompts (fewer than ${MIN_TEST_PROMPTS}): intervals this wide cannot separate routers from Zero or from each other${width}${more}.`);
   }
   if (split.operatingPoints === "validation" && split.validationPrompts < MIN_VALIDATION_PROMPTS) {
     out.push(

@@ -125,6 +125,9 @@ describe("warnings for small splits", () => {
     expect(w).toHaveLength(1);
     expect(w[0]).toMatch(/^only 60 test prompts \(fewer than 100\): intervals this wide cannot separate routers/);
     expect(w[0]).toMatch(/intervals are 0\.\d{4} wide, median/);
+    // a holdout split is pointed to cross-fitting; a cross-fitted one is not
+    expect(w[0]).toMatch(/cross-fitting \(evaluation\.protocol: crossfit, eval --protocol crossfit\) tests every prompt/);
+    expect(splitWarnings({ ...small, folds: 5 })[0]).not.toMatch(/cross-fitting/);
     const md = renderSplitSection(small);
     expect(md).toContain("> **Warning:** Only 60 test prompts (fewer than 100): intervals this wide cannot separate routers");
     expect(formatSplitWarnings(small)).toMatch(/^warning: small \(test\): only 60 test prompts/);
