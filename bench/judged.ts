@@ -98,17 +98,19 @@ export const judgedBench: Bench = {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     try {
-      const sources: { name: string; table: OutcomeTable }[] = [{ name: "bundled", table: await readOutcomeTable("data/default.arrow") }];
+      // Real data first: it is what the findings rest on.
+      const sources: { name: string; table: OutcomeTable }[] = [];
       if (existsSync(SHARED_SUBSET_DIR)) {
         const files = ["arc_challenge", "mbpp", "winograde"].flatMap((d) => [`${d}_train.csv`, `${d}_test.csv`].map((f) => join(SHARED_SUBSET_DIR, f)));
         const { table } = await importFiles(files);
         sources.push({ name: "routerbench-subset", table: selectRows(table, completeRows(table)) });
       }
+      sources.push({ name: "bundled", table: await readOutcomeTable("data/default.arrow") });
       const out: string[] = [];
       for (const s of sources) {
         const real = await judge(`${s.name}`, s.table, dir, ROUTERS);
         const shuffled = await judge(`${s.name}-shuffled`, shuffledOutcomes(s.table, 1), dir, NULL_ROUTERS);
-        out.push(
+        const section = [
           `### ${s.name === "bundled" ? "Bundled data (data/default.arrow, synthetic)" : "RouterBench subset (../shared: ARC-Challenge, MBPP, Winogrande, 5-shot; real)"}`,
           "",
           "| split | prompts | router | AIQ - Zero [95%] | AIQ - task-prior [95%] |",
@@ -121,7 +123,10 @@ export const judgedBench: Bench = {
           "|---|---:|---|---:|---:|",
           ...rows(shuffled, NULL_ROUTERS.map((r) => r.type)),
           "",
-        );
+        ];
+        // Each source's tables as soon as they are done: the whole bench takes a while.
+        process.stderr.write(`${section.join("\n")}\n`);
+        out.push(...section);
       }
       const cpu = process.cpuUsage(cpu0);
       return [
