@@ -80,4 +80,13 @@ describe("paths in a config file", () => {
     // The shipped main job names ../data/default.arrow from experiments/: the bundled table, from any working directory.
     expect((await loadExperiment("experiments/default.yaml")).data.table).toBe("data/default.arrow");
   });
+
+  it("every shipped config validates (the ../shared ones only name files there)", async () => {
+    const { readdir } = await import("node:fs/promises");
+    const names = (await readdir("experiments")).filter((f) => f.endsWith(".yaml"));
+    expect(names).toEqual(expect.arrayContaining(["default.yaml", "routerbench-subset.yaml", "routerbench-subset-crossfit.yaml"]));
+    for (const name of names) await loadExperiment(`experiments/${name}`);
+    const cf = await loadExperiment("experiments/routerbench-subset-crossfit.yaml");
+    expect(cf.evaluation).toMatchObject({ protocol: "crossfit", folds: 5, compareTo: "task-prior" });
+  });
 });
