@@ -12,6 +12,8 @@ export function register(program: Command): void {
     .description(
       "Run an experiment config (YAML or JSON) end to end: load or import the data, embed the prompts, train every router on each split\n" +
         "(grids chosen on validation rows), evaluate on the test rows, and write the routers, results.json, report.md and plots.\n" +
+        "With evaluation.protocol: crossfit, each in-distribution split is cut into K folds and every prompt is tested once\n" +
+        "by routers trained without it (no routers are saved then).\n" +
         "The resolved config and library versions are saved next to the results, so a rerun reproduces results.json byte for byte.",
     )
     .argument("<config>", "experiment config, e.g. experiments/default.yaml")
