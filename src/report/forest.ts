@@ -6,14 +6,13 @@
  * router colours match it.
  */
 import { hasAiq, type SplitEntry } from "./results.js";
-import { FONT, PALETTE, esc, f, formatNumber, linearTicks, textWidth, truncate } from "./plot.js";
+import { FONT, PALETTE, esc, f, formatNumber, linearTicks, signed, textWidth, truncate } from "./plot.js";
 
 export interface ForestOptions {
   width?: number;
   title?: string;
 }
 
-const signed = (v: number) => `${v >= 0 ? "+" : "-"}${Math.abs(v).toFixed(4)}`;
 
 export function renderForestSvg(split: SplitEntry, opts: ForestOptions = {}): string {
   const routers = split.routers.filter((r) => r.role === "router");

@@ -3,7 +3,7 @@
  * Zero router, best single model and Oracle as reference rows), and the split's plot.
  */
 import { hasAiq, type Results, type RouterEntry, type SplitEntry } from "./results.js";
-import { formatNumber } from "./plot.js";
+import { escapeCell as esc, formatNumber, signed } from "./plot.js";
 import { renderSummaryMarkdown, splitWarnings } from "./summary.js";
 
 /** File name stem of a split's plot (plots/<stem>.svg|png; its forest plot plots/<stem>-forest.svg|png). */
@@ -20,7 +20,6 @@ export function forestStem(split: { dataset: string; split: string }): string {
 const num = (v: number | null, digits = 4) => (v === null ? "–" : v.toFixed(digits));
 const usd = (v: number | null) => (v === null ? "never" : `$${formatNumber(v)}`);
 const iv = (v: [number, number] | null, digits = 4) => (v ? ` [${v[0].toFixed(digits)}, ${v[1].toFixed(digits)}]` : "");
-const signed = (v: number) => `${v >= 0 ? "+" : "-"}${Math.abs(v).toFixed(4)}`;
 
 /**
  * Table rows in report order: best AIQ first (equal AIQ keeps results order), then the rows
@@ -39,7 +38,6 @@ function beats(r: RouterEntry): string {
 }
 
 function displayName(r: RouterEntry): string {
-  const esc = (x: string) => x.replace(/\|/g, "\\|");
   if (r.role !== "router") return `*${esc(r.name)}*`;
   // The hyperparameters actually used (a grid's choice on validation), when the name hides them.
   const params = Object.entries(r.params)

@@ -31,6 +31,10 @@ export function esc(s: string): string {
 }
 
 /** Fixed precision keeps the SVG small and byte-stable. */
+/** A difference with its sign and 4 decimals (AIQ minus Zero and the like), for tables and plots alike. */
+export const signed = (v: number) => `${v >= 0 ? "+" : "-"}${Math.abs(v).toFixed(4)}`;
+/** Text for a markdown table cell: a "|" would end the cell. */
+export const escapeCell = (x: string) => x.replace(/\|/g, "\\|");
 export const f = (x: number) => (Math.round(x * 100) / 100).toString();
 
 /** Approximate text width for DejaVu Sans (average advance ~0.6 em): enough for layout. */

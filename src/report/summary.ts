@@ -5,6 +5,7 @@
  * these, so the two always say the same thing.
  */
 import { hasAiq, type RouterEntry, type SplitEntry } from "./results.js";
+import { escapeCell as esc, signed } from "./plot.js";
 
 /** Fewer test prompts than this: a split's bootstrap intervals are too wide to separate routers. */
 export const MIN_TEST_PROMPTS = 100;
@@ -104,7 +105,6 @@ export function summaryTable(splits: readonly SplitEntry[]): SummaryTable {
   };
 }
 
-const signed = (v: number) => `${v >= 0 ? "+" : "-"}${Math.abs(v).toFixed(4)}`;
 
 /** A cell as text: "+0.0123 [-0.0010, +0.0250]"; "—" (markdown) or "-" (plain) where there is none. */
 export function formatSummaryCell(c: SummaryCell | null, none = "—"): string {
@@ -118,7 +118,6 @@ const levelText = (level: number | null) => (level === null ? "" : `${Math.round
 export function renderSummaryMarkdown(splits: readonly SplitEntry[], opts: { heading?: number } = {}): string {
   const t = summaryTable(splits);
   const h = "#".repeat(opts.heading ?? 2);
-  const esc = (x: string) => x.replace(/\|/g, "\\|");
   const lines = [`${h} Summary: AIQ minus Zero on every split`, ""];
   if (t.rows.length === 0) return [...lines, "No routers were evaluated.", ""].join("\n");
   lines.push(
