@@ -45,6 +45,9 @@ export const ROUTERBENCH_SPLIT: Extract<SplitSpec, { kind: "in-distribution" }> 
 /** Folds of the crossfit protocol unless a config or --folds says otherwise. */
 export const DEFAULT_FOLDS = 5;
 
+/** Cross-fitting chooses every fold's operating points on that fold's validation rows: refused with operating points on test, before any work. */
+export const CROSSFIT_NEEDS_VALIDATION = "cross-fitting chooses operating points on each fold's validation rows; it needs operatingPoints: validation";
+
 /** A split spec with what is not given taken from ROUTERBENCH_SPLIT (testFraction only for in-distribution). */
 export function splitSpecOf(given: { kind?: SplitSpec["kind"]; testFraction?: number; validationFraction?: number; seed?: number }): SplitSpec {
   const kind = given.kind ?? ROUTERBENCH_SPLIT.kind;

@@ -64,6 +64,18 @@ export function selectRows(t: OutcomeTable, rows: ArrayLike<number>): OutcomeTab
   };
 }
 
+/** Typed arrays one after another, in one array of the same type; one array is returned as it is. */
+export function concatTyped<T extends Float64Array | Int32Array>(parts: readonly T[]): T {
+  if (parts.length === 1) return parts[0];
+  const out = new (parts[0].constructor as new (n: number) => T)(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
 /** Tables with the same models, one after another (e.g. the test parts of cross-fitting folds); one table is returned as it is. */
 export function concatRows(tables: readonly OutcomeTable[]): OutcomeTable {
   if (tables.length === 0) throw new Error("concatRows needs at least one table");
@@ -72,14 +84,7 @@ export function concatRows(tables: readonly OutcomeTable[]): OutcomeTable {
   for (const t of tables) if (t.models.join("\u0000") !== models.join("\u0000")) throw new Error("concatRows: the tables' models differ");
   const cells = (pick: (t: OutcomeTable) => Float64Array | undefined): Float64Array | undefined => {
     const parts = tables.map(pick);
-    if (parts.some((p) => !p)) return undefined;
-    const out = new Float64Array(parts.reduce((a, p) => a + p!.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p!, o);
-      o += p!.length;
-    }
-    return out;
+    return parts.every((p) => p) ? concatTyped(parts as Float64Array[]) : undefined;
   };
   const inputTokens = cells((t) => t.inputTokens);
   const outputTokens = cells((t) => t.outputTokens);

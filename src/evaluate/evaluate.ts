@@ -5,7 +5,8 @@
  * Knows routers only through the contract in ../routers/router.ts.
  */
 import type { OutcomeTable } from "../data/table.js";
-import { completeRows, concatRows, selectModels, selectRows } from "../data/table.js";
+import { completeRows, concatRows, concatTyped, selectModels, selectRows } from "../data/table.js";
+import { CROSSFIT_NEEDS_VALIDATION } from "../data/splits.js";
 import type { EmbeddingMatrix } from "../embed/embedder.js";
 import { selectEmbeddingRows } from "../embed/embedder.js";
 import type { PromptBatch, RealisedOutcomes, Router } from "../routers/router.js";
@@ -216,7 +217,7 @@ type FoldRouting = {
   base: Omit<Routed, "curve" | "settings">;
 } & (
   | { kind: "predictive"; q: Float64Array; expectedCosts: Float64Array; sub: OutcomeTable; m: number; lambdas: number[] }
-  | { kind: "direct"; settings: RealisedOutcomes[]; keep: Set<string>; chosen: { setting: string; cost: number }[] }
+  | { kind: "direct"; settings: RealisedOutcomes[]; chosen: { setting: string; cost: number }[] }
   | { kind: "unvalidated"; curve: Curve; settings: string[] | null }
 );
 
@@ -255,7 +256,6 @@ async function routeFold(
     base,
     kind: "direct",
     settings,
-    keep: new Set(vertices.map((k) => vSettings[k].setting)),
     chosen: vertices.map((k) => ({ setting: vSettings[k].setting, cost: vPoints[k].cost })).sort((a, b) => a.cost - b.cost),
   };
 }
@@ -263,27 +263,7 @@ async function routeFold(
 /** Settings of consecutive folds, joined prompt-wise in fold order. */
 function joinSettings(parts: readonly { costs: Float64Array; scores: Float64Array; chosen: Int32Array }[]): { costs: Float64Array; scores: Float64Array; chosen: Int32Array } {
   if (parts.length === 1) return parts[0];
-  const n = parts.reduce((a, p) => a + p.costs.length, 0);
-  const out = { costs: new Float64Array(n), scores: new Float64Array(n), chosen: new Int32Array(n) };
-  let o = 0;
-  for (const p of parts) {
-    out.costs.set(p.costs, o);
-    out.scores.set(p.scores, o);
-    out.chosen.set(p.chosen, o);
-    o += p.costs.length;
-  }
-  return out;
-}
-
-function joinCells(parts: readonly Float64Array[]): Float64Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return { costs: concatTyped(parts.map((p) => p.costs)), scores: concatTyped(parts.map((p) => p.scores)), chosen: concatTyped(parts.map((p) => p.chosen)) };
 }
 
 /** Hyperparameters over folds: the fold's own when they all agree, else each fold's (grids may choose differently). */
@@ -304,9 +284,9 @@ function assembleFolds(parts: readonly FoldRouting[]): Routed {
   for (const p of parts) {
     if (p.kind !== first.kind || p.base.pool.join("\u0000") !== first.base.pool.join("\u0000")) throw new Error(`router "${first.base.name}": its folds differ in kind or pool`);
   }
-  const base = { ...first.base, params: foldParams(parts), poolScores: joinCells(parts.map((p) => p.base.poolScores!)) };
+  const base = { ...first.base, params: foldParams(parts), poolScores: concatTyped(parts.map((p) => p.base.poolScores!)) };
   if (first.kind === "unvalidated") {
-    if (parts.length > 1) throw new InputError("cross-fitting chooses operating points on each fold's validation rows; it needs operatingPoints: validation");
+    if (parts.length > 1) throw new InputError(CROSSFIT_NEEDS_VALIDATION);
     return { ...first.base, curve: first.curve, settings: first.settings };
   }
   if (first.kind === "predictive") {
@@ -325,7 +305,8 @@ function assembleFolds(parts: readonly FoldRouting[]): Routed {
   };
   if (folds.length === 1) {
     // In the settings' own order (a direct router lists them from cheap to dear).
-    const kept = first.settings.filter((x) => first.keep.has(x.setting));
+    const keep = new Set(first.chosen.map((c) => c.setting));
+    const kept = first.settings.filter((x) => keep.has(x.setting));
     if (kept.length === 0) throw new Error(`router "${first.base.name}": its validation settings do not match its test settings`);
     return { ...base, curve: directCurve(kept), settings: kept.map((x) => x.setting) };
   }

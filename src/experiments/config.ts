@@ -11,7 +11,7 @@ import { readInputFile } from "../data/input-file.js";
 import { checkUtf8, utf16Kind, utf16Message } from "../data/importers/text-encoding.js";
 import { getRouterFactory } from "../routers/registry.js";
 import { specParameters } from "../routers/train.js";
-import { DEFAULT_FOLDS } from "../data/splits.js";
+import { CROSSFIT_NEEDS_VALIDATION, DEFAULT_FOLDS } from "../data/splits.js";
 import { DEFAULT_MAX_POINTS } from "../report/results.js";
 
 const preparation = z.strictObject({
@@ -155,6 +155,10 @@ export function validateExperiment(value: unknown, file = "<config>", doc?: { do
   const ref = parsed.data.evaluation.compareTo;
   if (ref !== undefined && !labels.includes(ref)) {
     throw new InputError(`compareTo names "${ref}", which is not a router of this config (${labels.join(", ")})`, { file, row: doc ? lineOf(doc, ["evaluation", "compareTo"]) : undefined, field: "evaluation.compareTo" });
+  }
+  const ev = parsed.data.evaluation;
+  if (ev.protocol === "crossfit" && ev.operatingPoints === "test") {
+    throw new InputError(CROSSFIT_NEEDS_VALIDATION, { file, row: doc ? lineOf(doc, ["evaluation", "protocol"]) : undefined, field: "evaluation.protocol" });
   }
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);
   if (dup) {

@@ -16,7 +16,7 @@
 import { existsSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { selectRows, type OutcomeTable } from "../data/table.js";
-import { DEFAULT_FOLDS, splitSpecOf, type Split, type SplitSpec } from "../data/splits.js";
+import { CROSSFIT_NEEDS_VALIDATION, DEFAULT_FOLDS, splitSpecOf, type Split, type SplitSpec } from "../data/splits.js";
 import { selectEmbeddingRows, type PreparationOptions } from "../embed/embedder.js";
 import { DEFAULT_EMBEDDER_SPEC } from "../embed/registry.js";
 import { evaluateFolds, type EvalOptions, type FoldUnderTest, type RouterUnderTest } from "../evaluate/evaluate.js";
@@ -209,6 +209,7 @@ export async function evaluateRoutersOnTable(table: OutcomeTable, opts: EvalData
   }
   const crossfit = (opts.protocol ?? "holdout") === "crossfit";
   const saved = sources.find((s) => s.kind === "directory");
+  if (crossfit && opts.operatingPoints === "test") throw new InputError(CROSSFIT_NEEDS_VALIDATION, { field: "--operating-points" });
   if (crossfit && saved) {
     throw new InputError("cross-fitting trains every router afresh on each fold; a saved router was fitted on one split: give router specs, or evaluate saved routers without --protocol crossfit", { file: saved.arg, field: "--protocol" });
   }

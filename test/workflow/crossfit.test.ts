@@ -170,6 +170,13 @@ evaluation:
     expect(bad.stderr).toMatch(/--folds/);
   });
 
+  it("crossfit with operating points on test is refused before any work, in a config and in eval", async () => {
+    const bad = config(tablePath).replace("  protocol: crossfit", "  operatingPoints: test\n  protocol: crossfit");
+    expect(() => parseExperiment(bad, "cf.yaml")).toThrow(/cf\.yaml, row \d+, field "evaluation\.protocol": cross-fitting chooses operating points on each fold's validation rows/);
+    const t = synthesize({ prompts: 300, seed: 3 });
+    await expect(evaluateRoutersOnTable(t, { routers: ["task-prior"], seed: 1, protocol: "crossfit", operatingPoints: "test" })).rejects.toThrow(/needs operatingPoints: validation/);
+  });
+
   it("eval: specs are cross-fitted; a saved router is refused", async () => {
     const t = synthesize({ prompts: 300, seed: 3 });
     const r = await evaluateRoutersOnTable(t, { routers: ["task-prior"], seed: 1, bootstrap: 20, protocol: "crossfit", folds: 3, dataset: "mmlu", validationFraction: 0.25, cacheDir: false });
