@@ -298,6 +298,81 @@ export function expectedSigmoid(mean: number, sd: number): number {
   return e;
 }
 
+/** Everything a fit computes before alpha enters: the item-response model, the fold rows and their moments. */
+interface AlphaFreeFit {
+  n: number;
+  d: number;
+  emb: Float32Array;
+  irt: ItemResponseFit;
+  foldRows: number[][];
+  foldMoments: Moments[];
+  total: Moments;
+}
+
+/**
+ * Memo of alphaFreeFit per training set (its table and embeddings, by identity; both are never
+ * mutated) and per (pool, iterations, folds, seed). Why: trainRouter fits one router per grid
+ * point on the same training set, and only the ridge solves depend on alpha; the EM fit and the
+ * d x d moments were 3/4 of an IRT grid's time, done once per alpha (profile of a cross-fitted
+ * run of experiments/routerbench-subset.yaml: 61 of 86 s). The values are the same computations,
+ * so results are bitwise those of fitting each alpha from scratch.
+ */
+const alphaFreeMemo = new WeakMap<object, WeakMap<object, Map<string, AlphaFreeFit>>>();
+
+function alphaFreeFit(train: TrainingSet, pool: readonly string[], iterations: number, folds: number, seed: number): AlphaFreeFit {
+  const n0 = train.table.ids.length;
+  const e = requireEmbeddings(train, "irt", n0);
+  const key = JSON.stringify([pool, iterations, folds, seed]);
+  let byEmbeddings = alphaFreeMemo.get(train.table);
+  if (!byEmbeddings) alphaFreeMemo.set(train.table, (byEmbeddings = new WeakMap()));
+  let byKey = byEmbeddings.get(e);
+  if (!byKey) byEmbeddings.set(e, (byKey = new Map()));
+  const hit = byKey.get(key);
+  if (hit) return hit;
+
+  const m = pool.length;
+  const all = poolScores(train.table, pool);
+  // Rows without a single score say nothing about difficulty.
+  const rows: number[] = [];
+  for (let i = 0; i < n0; i++) {
+    for (let j = 0; j < m; j++) {
+      if (!Number.isNaN(all[i * m + j])) {
+        rows.push(i);
+        break;
+      }
+    }
+  }
+  const n = rows.length;
+  if (n < folds) throw new InputError(`irt: ${n} training rows with scores, need at least folds=${folds}`);
+  const d = e.dimension;
+  const scores = new Float64Array(n * m);
+  const emb = new Float32Array(n * d);
+  rows.forEach((r, i) => {
+    scores.set(all.subarray(r * m, r * m + m), i * m);
+    emb.set(e.data.subarray(r * d, r * d + d), i * d);
+  });
+  const irt = fitItemResponse(scores, n, m, iterations);
+
+  // Out-of-fold residual variance of the latent; each fold's fit is the total moments minus the fold's.
+  const order = shuffled(
+    Array.from({ length: n }, (_, i) => i),
+    makeRng(`irt:${seed}`),
+  );
+  const foldRows: number[][] = Array.from({ length: folds }, () => []);
+  order.forEach((i, k) => foldRows[k % folds].push(i));
+  const foldMoments = foldRows.map((fr) => momentsOf(emb, d, irt.latent, K, fr));
+  const total = foldMoments.reduce((acc, mo) => ({
+    xx: acc.xx.map((v, i) => v + mo.xx[i]),
+    x: acc.x.map((v, i) => v + mo.x[i]),
+    xy: acc.xy.map((v, i) => v + mo.xy[i]),
+    y: acc.y.map((v, i) => v + mo.y[i]),
+    n: acc.n + mo.n,
+  }));
+  const fit: AlphaFreeFit = { n, d, emb, irt, foldRows, foldMoments, total };
+  byKey.set(key, fit);
+  return fit;
+}
+
 export class IrtRouter implements PredictiveRouter {
   readonly type = "irt";
   readonly kind = "predictive" as const;
@@ -333,47 +408,8 @@ export class IrtRouter implements PredictiveRouter {
 
   async fit(train: TrainingSet): Promise<FitReport> {
     const start = performance.now();
-    const n0 = train.table.ids.length;
-    const e = requireEmbeddings(train, "irt", n0);
-    const m = this.pool.length;
-    const all = poolScores(train.table, this.pool);
-    // Rows without a single score say nothing about difficulty.
-    const rows: number[] = [];
-    for (let i = 0; i < n0; i++) {
-      for (let j = 0; j < m; j++) {
-        if (!Number.isNaN(all[i * m + j])) {
-          rows.push(i);
-          break;
-        }
-      }
-    }
-    const n = rows.length;
-    if (n < this.folds) throw new InputError(`irt: ${n} training rows with scores, need at least folds=${this.folds}`);
+    const { n, d, emb, irt, foldRows, foldMoments, total } = alphaFreeFit(train, this.pool, this.iterations, this.folds, this.seed);
     this.expectedCosts = expectedCostsOf(train.table, this.pool);
-    const d = e.dimension;
-    const scores = new Float64Array(n * m);
-    const emb = new Float32Array(n * d);
-    rows.forEach((r, i) => {
-      scores.set(all.subarray(r * m, r * m + m), i * m);
-      emb.set(e.data.subarray(r * d, r * d + d), i * d);
-    });
-    const irt = fitItemResponse(scores, n, m, this.iterations);
-
-    // Out-of-fold residual variance of the latent; each fold's fit is the total moments minus the fold's.
-    const order = shuffled(
-      Array.from({ length: n }, (_, i) => i),
-      makeRng(`irt:${this.seed}`),
-    );
-    const foldRows: number[][] = Array.from({ length: this.folds }, () => []);
-    order.forEach((i, k) => foldRows[k % this.folds].push(i));
-    const foldMoments = foldRows.map((fr) => momentsOf(emb, d, irt.latent, K, fr));
-    const total = foldMoments.reduce((acc, mo) => ({
-      xx: acc.xx.map((v, i) => v + mo.xx[i]),
-      x: acc.x.map((v, i) => v + mo.x[i]),
-      xy: acc.xy.map((v, i) => v + mo.xy[i]),
-      y: acc.y.map((v, i) => v + mo.y[i]),
-      n: acc.n + mo.n,
-    }));
     let residual = 0;
     for (let f = 0; f < this.folds; f++) {
       const fr = foldRows[f];
@@ -394,8 +430,9 @@ export class IrtRouter implements PredictiveRouter {
     const { weights, intercept } = ridgeFromMoments(total, d, K, this.alpha);
     this.model = {
       dimension: d,
-      discrimination: irt.discrimination,
-      offset: irt.offset,
+      // Copies: the memoised fit is shared by every alpha of the grid.
+      discrimination: Float64Array.from(irt.discrimination),
+      offset: Float64Array.from(irt.offset),
       weights,
       intercept: intercept[0],
       predictiveVariance: residual + posterior,

@@ -222,9 +222,9 @@ export class MlpRouter implements PredictiveRouter {
       for (let epoch = 1; epoch <= this.epochs; epoch++) {
         epochsRun = epoch;
         // A batch's rows are copied on the JS side into reused arrays, then made a tensor: on the
-        // wasm backend tf.gather costs ~5 ms for 128 x 512 (a profile put it at 30 s of a 78 s
-        // fit), the copy ~0.1 ms (and the wasm backend's slice copies its whole input: slower
-        // still). The same numbers go in as with a gather, so the weights are bitwise the same.
+        // wasm backend tf.gather of 128 x 512 rows measured 2.4-3.4 ms, the copy plus tensor2d
+        // 0.3-0.9 ms (a profile put gather at 30 s of a 78 s fit; the wasm backend's slice copies
+        // its whole input: slower still). The same numbers go in as with a gather, so the weights are bitwise the same.
         // The loss is read back once per epoch (a read per batch stalls the pipeline).
         const perm = Int32Array.from(shuffled(order, rng));
         let lossSum: tfTypes.Scalar = tf.scalar(0);

@@ -128,6 +128,28 @@ describe("irt router on a difficulty table", () => {
     expect(q.every((x) => x > 0 && x < 1)).toBe(true);
   });
 
+  it("a grid's fits on one training set share the alpha-free work and equal fits from scratch", async () => {
+    // Fresh copies of the set (new objects): nothing memoised applies to them.
+    const e = train.embeddings!;
+    const copy = (): TrainingSet => ({ table: { ...train.table, scores: Float64Array.from(train.table.scores) }, embeddings: { ...e, data: Float32Array.from(e.data) } });
+    const shared = copy();
+    const grid = [];
+    for (const params of [{ alpha: 1, seed: 3 }, { alpha: 100, seed: 3 }, { alpha: 100, seed: 4 }, { alpha: 100, seed: 4, folds: 3 }, { alpha: 100, seed: 4, iterations: 5 }]) {
+      const viaShared = await (await fitted(params, shared)).predictQuality(testBatch);
+      const fresh = await (await fitted(params, copy())).predictQuality(testBatch);
+      expect(Array.from(viaShared)).toEqual(Array.from(fresh));
+      grid.push(viaShared);
+    }
+    // The settings that enter the alpha-free part (seed, folds, iterations) do change the fit.
+    for (let i = 1; i < grid.length; i++) expect(Array.from(grid[i])).not.toEqual(Array.from(grid[i - 1]));
+    // Same table, other embeddings: not the memoised fit.
+    const moved = { table: shared.table, embeddings: { ...e, data: e.data.map((v, i) => (i % 6 === 0 ? -v : v)) } };
+    const a = await (await fitted({ alpha: 1, seed: 3 }, moved)).predictQuality(testBatch);
+    const b = await (await fitted({ alpha: 1, seed: 3 }, { table: copy().table, embeddings: { ...moved.embeddings, data: Float32Array.from(moved.embeddings.data) } })).predictQuality(testBatch);
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(Array.from(a)).not.toEqual(Array.from(grid[0]));
+  });
+
   it("rejects bad parameters and prompts embedded differently", async () => {
     expect(() => new IrtRouter(MODELS, { k: 3 })).toThrow(/no parameter "k"/);
     expect(() => new IrtRouter(MODELS, { alpha: -1 })).toThrow(/alpha/);
