@@ -20,7 +20,7 @@ import { importFiles } from "../src/data/importers/index.js";
 import { completeRows, selectRows, type OutcomeTable } from "../src/data/table.js";
 import { validateExperiment } from "../src/experiments/config.js";
 import type { SplitEntry } from "../src/report/results.js";
-import { makeRng, shuffled } from "../src/util/rng.js";
+import { shuffledOutcomes } from "../src/evaluate/null.js";
 import { runExperiment } from "../src/workflow/experiment.js";
 import { writeOutcomeTable } from "../src/data/arrow-io.js";
 
@@ -34,24 +34,6 @@ const ROUTERS = [
   { type: "stack" },
 ];
 const NULL_ROUTERS = [{ type: "task-prior" }, { type: "stack" }];
-
-/** The outcome rows (scores and costs of every model) shuffled among each dataset's prompts. */
-export function shuffledOutcomes(t: OutcomeTable, seed: number): OutcomeTable {
-  const m = t.models.length;
-  const rng = makeRng(`outcome-shuffle:${seed}`);
-  const scores = new Float64Array(t.scores.length);
-  const costs = new Float64Array(t.costs.length);
-  const byDataset = new Map<string, number[]>();
-  t.datasets.forEach((d, i) => byDataset.set(d, [...(byDataset.get(d) ?? []), i]));
-  for (const rows of byDataset.values()) {
-    const perm = shuffled(rows, rng);
-    rows.forEach((r, k) => {
-      scores.set(t.scores.subarray(perm[k] * m, perm[k] * m + m), r * m);
-      costs.set(t.costs.subarray(perm[k] * m, perm[k] * m + m), r * m);
-    });
-  }
-  return { ids: t.ids, texts: t.texts, datasets: t.datasets, evals: t.evals, models: t.models, scores, costs };
-}
 
 const cell = (d: number | null, iv: [number, number] | null) => (d === null ? "–" : `${d >= 0 ? "+" : ""}${d.toFixed(4)}${iv ? ` [${iv[0].toFixed(4)}, ${iv[1].toFixed(4)}]` : ""}`);
 const bold = (text: string, yes: boolean | null | undefined) => (yes ? `**${text}**` : text);

@@ -5,3 +5,4 @@ export { aiq, aiqRouterbenchCode, hullIntegral, hullQualityAt, maxQuality, quali
 export { bootstrapAiq, drawWeights, AIQ_TIE_TOLERANCE, type AiqMode, type BootstrapInput, type BootstrapOptions, type BootstrapResult, type RouterInterval } from "./bootstrap.js";
 export { evaluateSplit, evaluateFolds, type FoldUnderTest, type EvalOptions, type RouterUnderTest, type RouterResult, type RowRole, type SplitResult, type SingleModelPoint, type TwoModelMetrics } from "./evaluate.js";
 export { measureOperatingPoints, predictedOperatingPoints, validatedLambdas, hullVertexIndices, poolOutcomes, type MeasureOptions } from "./operating-points.js";
+export { shuffledOutcomes, permutationP, routerNull, type RouterNull } from "./null.js";

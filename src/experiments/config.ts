@@ -119,6 +119,12 @@ export const experimentSchema = z.strictObject({
         .tuple([z.number().min(0), z.number().min(0)])
         .refine(([lo, hi]) => hi >= lo, { message: "costRange is [min, max] with max >= min" })
         .optional(),
+      /**
+       * The permutation null: the whole evaluation again on this many shuffles of the outcomes
+       * among each dataset's prompts (each costs one more run), giving every router's AIQ minus
+       * Zero (and minus compareTo) under no signal and a permutation p-value. Absent or 0: none.
+       */
+      nullShuffles: z.number().int().min(0).max(999).optional(),
       /** Curve points kept per router in results.json (metrics always use all). */
       maxPoints: z.number().int().min(2).default(DEFAULT_MAX_POINTS),
     })

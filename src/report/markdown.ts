@@ -106,6 +106,7 @@ export function renderSplitSection(split: SplitEntry, opts: { plotsDir?: string;
     lines.push(`| ${cells.join(" | ")} |`);
   }
   lines.push("");
+  lines.push(...nullTable(split));
   lines.push(`Single models (mean cost per query, mean quality): ${split.singles.map((s) => `${s.model} ${usd(s.cost)} / ${s.quality.toFixed(3)}`).join("; ")}.`, "");
   if (opts.plotsDir !== undefined) {
     const stem = plotStem(split);
@@ -123,6 +124,34 @@ export function renderSplitSection(split: SplitEntry, opts: { plotsDir?: string;
     }
   }
   return lines.join("\n");
+}
+
+/**
+ * The permutation null of a split's routers (evaluation.nullShuffles): what each router's AIQ
+ * minus Zero (and minus the compareTo router) comes to on shuffled outcomes, and how often the
+ * shuffles reached the real figure. Nothing when the run had no shuffles.
+ */
+function nullTable(split: SplitEntry): string[] {
+  const rows = split.routers.filter((r) => r.null);
+  if (rows.length === 0) return [];
+  const n = rows[0].null!.shuffles;
+  const range = (xs: readonly number[]) => `${signed(Math.min(...xs))} … ${signed(Math.max(...xs))}`;
+  const withRef = split.compareTo !== null && rows.some((r) => r.null!.vsReference);
+  const out = [
+    `Permutation null: the same folds, routers and grids on ${n} shuffle${n === 1 ? "" : "s"} of the outcomes among each dataset's prompts (the text then says nothing about the outcomes; the task still does). *p* is (1 + shuffles reaching the real figure) / (1 + ${n}): a gain is real only where *p* is small, whatever its interval says (a hull climbs on noise, and the bootstrap does not see it: docs/FINDINGS.md, finding 6).`,
+    "",
+  ];
+  const header = ["Router", "vs Zero", "on shuffles (min … max)", "p (beats Zero)"];
+  if (withRef) header.push(`vs ${split.compareTo}`, "on shuffles", "p (two-sided)");
+  out.push(`| ${header.join(" | ")} |`, `|${header.map((_, k) => (k < 1 ? "---" : "---:")).join("|")}|`);
+  for (const r of rows) {
+    const z = r.null!;
+    const cells = [esc(r.name), signed(r.diffToZero!), range(z.diffToZero), num(z.pBeatsZero, 3)];
+    if (withRef) cells.push(z.vsReference && r.vsReference ? signed(r.vsReference.diff) : "—", z.vsReference ? range(z.vsReference.diffs) : "—", z.vsReference ? num(z.vsReference.p, 3) : "—");
+    out.push(`| ${cells.join(" | ")} |`);
+  }
+  out.push("");
+  return out;
 }
 
 export const HOW_TO_READ = [

@@ -8,6 +8,7 @@ import { dirname } from "node:path";
 import { z } from "zod";
 import type { CurvePoint } from "../evaluate/curve.js";
 import type { RouterResult, SplitResult } from "../evaluate/evaluate.js";
+import { routerNull } from "../evaluate/null.js";
 import { recoverDir, writeFileAtomic } from "../util/atomic.js";
 import { InputError } from "../util/errors.js";
 import { packageVersion } from "../util/package-info.js";
@@ -54,6 +55,18 @@ export const routerEntrySchema = z.object({
     .nullable(),
   /** AIQ minus the split's compareTo router's, with the paired bootstrap interval; null without compareTo. */
   vsReference: z.object({ name: z.string(), diff: z.number(), interval: interval.nullable(), better: z.boolean().nullable() }).nullable(),
+  /**
+   * The permutation null (evaluation.nullShuffles): AIQ minus Zero, and minus the compareTo
+   * router's, on each outcome shuffle, with permutation p-values. Absent without shuffles.
+   */
+  null: z
+    .object({
+      shuffles: z.number().int().min(1),
+      diffToZero: z.array(z.number()),
+      pBeatsZero: z.number(),
+      vsReference: z.object({ diffs: z.array(z.number()), p: z.number() }).nullable(),
+    })
+    .optional(),
   pointCount: z.number().int(),
   pointsThinned: z.boolean(),
   points: z.array(resultPointSchema),
@@ -128,7 +141,22 @@ export function hasAiq(r: { role: RouterEntry["role"] }): boolean {
 /** The figures a row without an AIQ leaves empty. */
 const NO_AIQ = { aiq: null, aiqInterval: null, diffToZero: null, diffInterval: null, pBeatsZero: null, beatsZero: null, vsReference: null } as const;
 
-function routerEntry(r: RouterResult, maxPoints: number): RouterEntry {
+/**
+ * A router's permutation null from the shuffles' results of the same split (its row found by
+ * name); only routers under test get one (the Oracle and Zero are not routers on trial).
+ */
+function nullOf(r: RouterResult, draws: readonly SplitResult[]): RouterEntry["null"] {
+  if (draws.length === 0 || r.role !== "router" || r.diffToZero === null) return undefined;
+  const figures = draws.map((d) => {
+    const row = d.rows.find((x) => x.name === r.name);
+    if (!row || row.diffToZero === null) throw new Error(`the null's shuffle has no AIQ for router ${r.name}`);
+    return { diffToZero: row.diffToZero, vsReference: row.vsReference?.diff ?? null };
+  });
+  return routerNull({ diffToZero: r.diffToZero, vsReference: r.vsReference?.diff ?? null }, figures);
+}
+
+function routerEntry(r: RouterResult, maxPoints: number, draws: readonly SplitResult[] = []): RouterEntry {
+  const nul = nullOf(r, draws);
   const all = r.points.map((p: CurvePoint, k): ResultPoint => {
     const out: ResultPoint = { lambda: lambdaOut(p.lambda), cost: p.cost, quality: p.quality };
     if (r.settings) out.setting = r.settings[k];
@@ -153,6 +181,7 @@ function routerEntry(r: RouterResult, maxPoints: number): RouterEntry {
     twoModel: r.twoModel ? { strong: r.twoModel.strong, weak: r.twoModel.weak, apgr: r.twoModel.apgr, cpt50: r.twoModel.cpt50, cpt80: r.twoModel.cpt80 } : null,
     vsReference: r.vsReference ? { name: r.vsReference.name, diff: r.vsReference.diff, interval: r.vsReference.interval, better: r.vsReference.better } : null,
     ...(hasAiq(r) ? {} : NO_AIQ),
+    ...(nul ? { null: nul } : {}),
     pointCount: all.length,
     pointsThinned: points.length < all.length,
     points,
@@ -161,7 +190,7 @@ function routerEntry(r: RouterResult, maxPoints: number): RouterEntry {
 }
 
 /** One evaluated split as it appears in results.json. */
-export function splitEntry(dataset: string, split: string, r: SplitResult, opts: { maxPoints?: number; overlap?: { router: string; prompts: number }[] } = {}): SplitEntry {
+export function splitEntry(dataset: string, split: string, r: SplitResult, opts: { maxPoints?: number; overlap?: { router: string; prompts: number }[]; nullDraws?: readonly SplitResult[] } = {}): SplitEntry {
   const maxPoints = opts.maxPoints ?? DEFAULT_MAX_POINTS;
   return {
     dataset,
@@ -180,7 +209,7 @@ export function splitEntry(dataset: string, split: string, r: SplitResult, opts:
     compareTo: r.compareTo,
     ...(r.folds > 1 ? { folds: r.folds } : {}),
     ...(opts.overlap?.length ? { overlap: opts.overlap.map((o) => ({ router: o.router, prompts: o.prompts })) } : {}),
-    routers: r.rows.map((row) => routerEntry(row, maxPoints)),
+    routers: r.rows.map((row) => routerEntry(row, maxPoints, opts.nullDraws)),
   };
 }
 

@@ -51,6 +51,8 @@ export interface SummaryCell {
   interval: [number, number] | null;
   /** The whole interval is above 0 (beatsZero). */
   beats: boolean;
+  /** Permutation p of the difference (evaluation.nullShuffles); absent without shuffles. */
+  nullP?: number;
 }
 
 export interface SummaryRow {
@@ -72,7 +74,7 @@ export interface SummaryTable {
 }
 
 const cellOf = (r: RouterEntry): SummaryCell | null =>
-  hasAiq(r) && r.diffToZero !== null ? { diff: r.diffToZero, interval: r.diffInterval, beats: r.beatsZero === true } : null;
+  hasAiq(r) && r.diffToZero !== null ? { diff: r.diffToZero, interval: r.diffInterval, beats: r.beatsZero === true, ...(r.null ? { nullP: r.null.pBeatsZero } : {}) } : null;
 
 export function summaryTable(splits: readonly SplitEntry[]): SummaryTable {
   const names: string[] = [];
@@ -109,7 +111,8 @@ export function summaryTable(splits: readonly SplitEntry[]): SummaryTable {
 /** A cell as text: "+0.0123 [-0.0010, +0.0250]"; "—" (markdown) or "-" (plain) where there is none. */
 export function formatSummaryCell(c: SummaryCell | null, none = "—"): string {
   if (!c) return none;
-  return c.interval ? `${signed(c.diff)} [${signed(c.interval[0])}, ${signed(c.interval[1])}]` : signed(c.diff);
+  const p = c.nullP === undefined ? "" : ` p=${c.nullP.toFixed(2)}`;
+  return `${c.interval ? `${signed(c.diff)} [${signed(c.interval[0])}, ${signed(c.interval[1])}]` : signed(c.diff)}${p}`;
 }
 
 const levelText = (level: number | null) => (level === null ? "" : `${Math.round(level * 100)}% `);
@@ -121,7 +124,7 @@ export function renderSummaryMarkdown(splits: readonly SplitEntry[], opts: { hea
   const lines = [`${h} Summary: AIQ minus Zero on every split`, ""];
   if (t.rows.length === 0) return [...lines, "No routers were evaluated.", ""].join("\n");
   lines.push(
-    `Each cell is a router's AIQ minus the Zero router's on that split's test prompts${t.level === null ? " (no bootstrap: no intervals)" : `, with its ${levelText(t.level)}bootstrap interval`}; **bold** where the whole interval is above 0, i.e. the router beats mixing models at random there; a dash where the router was not evaluated on the split. The Oracle row is the hindsight bound, for scale. The sections below give every figure.`,
+    `Each cell is a router's AIQ minus the Zero router's on that split's test prompts${t.level === null ? " (no bootstrap: no intervals)" : `, with its ${levelText(t.level)}bootstrap interval`}; **bold** where the whole interval is above 0, i.e. the router beats mixing models at random there; a dash where the router was not evaluated on the split. The Oracle row is the hindsight bound, for scale. The sections below give every figure.${t.rows.some((r) => r.cells.some((c) => c?.nullP !== undefined)) ? " *p* is the permutation p-value over the run's outcome shuffles (see each section's null table): trust a gain whose p is small too." : ""}`,
     "",
   );
   lines.push(`| Router | ${t.splits.map(esc).join(" | ")} |`, `|---|${t.splits.map(() => "---:").join("|")}|`);

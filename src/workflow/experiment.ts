@@ -12,6 +12,7 @@ import { idsOf, splitSpecOf } from "../data/splits.js";
 import { completeRows, selectModels, selectRows, type OutcomeTable } from "../data/table.js";
 import { defaultCacheDir } from "../embed/paths.js";
 import { evaluateFolds, type FoldUnderTest, type RouterUnderTest, type SplitResult } from "../evaluate/evaluate.js";
+import { shuffledOutcomes } from "../evaluate/null.js";
 import { experimentToYaml, routerLabel, type ExperimentConfig, type SplitConfig } from "../experiments/config.js";
 import { versions } from "../experiments/versions.js";
 import { makeResults, splitEntry, type Results } from "../report/index.js";
@@ -156,17 +157,25 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
   const runs: SplitRun[] = [];
   const files: string[] = [];
   let results: Results | undefined;
-  await writeDirAtomic(outDir, async (staging) => {
-    for (const { cfg: splitCfg, split } of splits) {
-      const folds: FoldUnderTest[] = [];
+
+  /**
+   * One split on `data`: every router trained on each fold (grids on the fold's validation
+   * part), then evaluated on the folds' pooled test prompts. `staging`: where a holdout run
+   * saves its trained routers (the real outcomes only). `tag` prefixes the log (the null's shuffles).
+   */
+  const evaluateOne = async (data: TrainingSet, splitCfg: SplitConfig, split: FoldedSplit, o: { staging?: string; bootstrap: number; tag?: string }): Promise<SplitResult> => {
+    const tag = o.tag ? `${o.tag}: ` : "";
+    const folds: FoldUnderTest[] = [];
+    try {
       for (const [f, part] of split.folds.entries()) {
         const foldLabel = split.folds.length > 1 ? ` fold ${f + 1}/${split.folds.length}` : "";
-        const train = selectSetRows(all, part.train);
-        const validation = selectSetRows(all, part.validation);
+        const train = selectSetRows(data, part.train);
+        const validation = selectSetRows(data, part.validation);
         const underTest: RouterUnderTest[] = [];
+        folds.push({ test: selectSetRows(data, part.test), validation, routers: underTest });
         for (const entry of cfg.routers) {
           const label = routerLabel(entry);
-          log(`training ${label} on ${split.name}${foldLabel} (${part.train.length} train, ${part.validation.length} validation)`);
+          log(`${tag}training ${label} on ${split.name}${foldLabel} (${part.train.length} train, ${part.validation.length} validation)`);
           const bar = progress(`train ${label}`);
           let trained;
           try {
@@ -175,10 +184,10 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
             bar.stop();
           }
           underTest.push({ name: label, router: trained.router });
-          if (!crossfit && getRouterFactory(entry.type).save) {
+          if (o.staging !== undefined && !crossfit && getRouterFactory(entry.type).save) {
             const rel = join("routers", split.name.replace(/[^A-Za-z0-9._-]/g, "_"), label);
             await saveTrained(
-              join(staging, rel),
+              join(o.staging, rel),
               {
                 ...trained,
                 split: { ...splitCfg, seed: cfg.seed, name: split.name, dataset: split.dataset },
@@ -192,16 +201,14 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
             files.push(rel);
           }
         }
-        folds.push({ test: selectSetRows(all, part.test), validation, routers: underTest });
       }
       const tested = split.folds.reduce((a, p) => a + p.test.length, 0);
-      log(`evaluating ${cfg.routers.length} router(s) on ${split.name} (${tested} test prompts${split.folds.length > 1 ? `, ${split.folds.length} folds` : ""})`);
+      log(`${tag}evaluating ${cfg.routers.length} router(s) on ${split.name} (${tested} test prompts${split.folds.length > 1 ? `, ${split.folds.length} folds` : ""})`);
       const bar = progress(`evaluate ${split.name}`);
-      let result: SplitResult;
       try {
-        result = await evaluateFolds(folds, {
+        return await evaluateFolds(folds, {
           seed: cfg.seed,
-          bootstrap: cfg.evaluation.bootstrap,
+          bootstrap: o.bootstrap,
           lambdas: cfg.evaluation.lambdas,
           aiq: cfg.evaluation.aiq,
           operatingPoints: cfg.evaluation.operatingPoints,
@@ -212,7 +219,14 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
       } finally {
         bar.stop();
       }
+    } finally {
       for (const f of folds) for (const u of f.routers) (u.router as { dispose?: () => void }).dispose?.();
+    }
+  };
+
+  await writeDirAtomic(outDir, async (staging) => {
+    for (const { cfg: splitCfg, split } of splits) {
+      const result = await evaluateOne(all, splitCfg, split, { staging, bootstrap: cfg.evaluation.bootstrap });
       runs.push({
         name: split.name,
         dataset: split.dataset,
@@ -220,13 +234,25 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
         pooled: splitCfg.kind === "in-distribution" && splitCfg.pooled,
         train: split.folds[0].train.length,
         validation: split.folds[0].validation.length,
-        test: tested,
+        test: split.folds.reduce((a, p) => a + p.test.length, 0),
         result,
       });
     }
-    results = makeResults(
+    // The permutation null: the same splits, folds and routers on outcomes shuffled among each
+    // dataset's prompts (the embeddings are the prompts', unchanged). Point figures only: the
+    // shuffles themselves are the null's sample.
+    const shuffles = cfg.evaluation.nullShuffles ?? 0;
+    const draws: SplitResult[][] = splits.map(() => []);
+    for (let k = 1; k <= shuffles; k++) {
+      const shuffledData: TrainingSet = { table: shuffledOutcomes(table, `${cfg.seed}:${k}`), embeddings: all.embeddings };
+      for (const [j, { cfg: splitCfg, split }] of splits.entries()) draws[j].push(await evaluateOne(shuffledData, splitCfg, split, { bootstrap: 0, tag: `null ${k}/${shuffles}` }));
+    }
+    const entries = runs.map((r, j) => {
       // Same split labels as `routekit eval`: the kind in-distribution, the split name out of it.
-      runs.map((r) => splitEntry(r.dataset, r.kind === "in-distribution" ? (r.pooled ? "pooled" : r.kind) : r.name, r.result, { maxPoints: cfg.evaluation.maxPoints })),
+      return splitEntry(r.dataset, r.kind === "in-distribution" ? (r.pooled ? "pooled" : r.kind) : r.name, r.result, { maxPoints: cfg.evaluation.maxPoints, nullDraws: draws[j] });
+    });
+    results = makeResults(
+      entries,
       cfg as unknown as Record<string, unknown>,
       await versions(),
     );
