@@ -21,10 +21,39 @@ type Engine = "tf" | "js";
 const KNOWN = ["k", "weighting", "engine"];
 /** Searches go at least this deep, so that k = 5, 10 and 40 share one search. */
 const SEARCH_K = 40;
-/** The most recent search (one entry: bounded memory); keyed by array identity, so arrays must not be mutated in place. */
-let lastSearch: { train: Float32Array; queries: Float32Array; nq: number; engine: Engine; k: number; sims: Float32Array; neighbours: Int32Array } | null = null;
 /** Queries per matrix product: 512 x 30,000 similarities = 61 MB, a fair memory/speed trade. */
 const BLOCK = 512;
+/** How many searches are remembered (see MemoEntry). */
+const MEMO_SIZE = 4;
+
+interface Search {
+  sims: Float32Array;
+  neighbours: Int32Array;
+  /** Neighbours per query (the stride of sims and neighbours). */
+  k: number;
+}
+
+/**
+ * The last MEMO_SIZE searches, most recent first, keyed by the identity of the training and
+ * query arrays (which must therefore not be mutated in place). A run searches a split's
+ * validation prompts for every k of the grid, then other prompts (the test part), then the
+ * validation prompts again; with one entry (as before) the second validation search was repeated
+ * in full, about a quarter of KNN's work in a run. Memory is bounded: at most MEMO_SIZE entries of
+ * nq x depth (float32 + int32) each, and the keys are weak references, so the memo never keeps
+ * an embedding matrix alive (30,000 queries x 40 neighbours = 9.6 MB an entry).
+ */
+interface MemoEntry extends Search {
+  train: WeakRef<Float32Array>;
+  queries: WeakRef<Float32Array>;
+  nq: number;
+  engine: Engine;
+}
+const memo: MemoEntry[] = [];
+
+/** Forget every remembered search (tests and benchmarks time searches from cold). */
+export function clearKnnMemo(): void {
+  memo.length = 0;
+}
 
 export interface KnnIndex {
   readonly rows: number;
@@ -71,7 +100,7 @@ export class KnnRouter implements PredictiveRouter {
     if (n === 0) throw new InputError("knn: no training rows");
     this.expectedCosts = expectedCostsOf(train.table, this.pool);
     // The training embeddings are kept by reference (not copied): a k grid fits several routers
-    // on one array, which lets them share the neighbour search (see lastSearch).
+    // on one array, which lets them share the neighbour search (see MemoEntry).
     this.setIndex({ rows: n, dimension: e.dimension, embeddings: e.data, scores: Float32Array.from(poolScores(train.table, this.pool)) });
     return { chosen: { ...this.params }, validation: {}, seconds: (performance.now() - start) / 1000 };
   }
@@ -95,18 +124,26 @@ export class KnnRouter implements PredictiveRouter {
   }
 
   /**
-   * The nearest neighbours of each query, at least k of them (sorted, most similar first).
-   * A grid over k predicts the same validation prompts against the same training array once per
-   * k; the last search (at least SEARCH_K deep) is remembered, so the matrix products run once.
+   * The nearest neighbours of each query, at least k of them (sorted, most similar first; equal
+   * similarities in training-row order). A grid over k predicts the same validation prompts
+   * against the same training array once per k; searches (at least SEARCH_K deep) are
+   * remembered (see MemoEntry), so the matrix products run once.
    */
-  private async search(queries: Float32Array, nq: number, k: number): Promise<{ sims: Float32Array; neighbours: Int32Array; k: number }> {
+  private async search(queries: Float32Array, nq: number, k: number): Promise<Search> {
     const index = this.index!;
-    const last = lastSearch;
-    if (last && last.train === index.embeddings && last.queries === queries && last.nq === nq && last.engine === this.engine && last.k >= k) return last;
+    for (let i = 0; i < memo.length; i++) {
+      const m = memo[i];
+      if (m.train.deref() === index.embeddings && m.queries.deref() === queries && m.nq === nq && m.engine === this.engine && m.k >= k) {
+        if (i > 0) memo.unshift(...memo.splice(i, 1));
+        return m;
+      }
+    }
     const depth = Math.min(Math.max(k, SEARCH_K), index.rows);
     const found = this.engine === "tf" ? await this.neighboursTf(queries, nq, depth) : neighboursJs(index, queries, nq, depth);
-    lastSearch = { train: index.embeddings, queries, nq, engine: this.engine, k: depth, ...found };
-    return lastSearch;
+    const entry: MemoEntry = { train: new WeakRef(index.embeddings), queries: new WeakRef(queries), nq, engine: this.engine, k: depth, ...found };
+    memo.unshift(entry);
+    memo.length = Math.min(memo.length, MEMO_SIZE);
+    return entry;
   }
 
   private async neighboursTf(queries: Float32Array, nq: number, k: number): Promise<{ sims: Float32Array; neighbours: Int32Array }> {
