@@ -22,3 +22,5 @@ import { serveBench } from "./serve.js";
 benches.push(serveBench);
 import { judgedBench } from "./judged.js";
 benches.push(judgedBench);
+import { knnBench } from "./knn.js";
+benches.push(knnBench);

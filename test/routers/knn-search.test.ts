@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_PREPARATION } from "../../src/embed/embedder.js";
-import { clearKnnMemo, KnnRouter } from "../../src/routers/knn.js";
+import { clearKnnMemo, KnnRouter, prefilterCounts } from "../../src/routers/knn.js";
 import type { PromptBatch } from "../../src/routers/router.js";
 import { getTf } from "../../src/routers/tf-backend.js";
 import { makeRng, normal } from "../../src/util/rng.js";
@@ -97,9 +97,32 @@ describe("knn neighbour search", () => {
       return s;
     };
     const want = bruteForce(train, rows, queries, nq, d, 40, sequential);
+    const before = { ...prefilterCounts };
     const got = await searchOf(router("tf", train, rows, d))(queries, nq, 40);
     expect(Array.from(got.neighbours)).toEqual(want.neighbours);
     expect(Array.from(got.sims)).toEqual(want.sims);
+    // That was the int16 prefilter (the default path on wasm); matMul + topk agree with it.
+    expect(prefilterCounts.searched).toBeGreaterThan(before.searched);
+    expect(prefilterCounts.declined).toBe(before.declined);
+    const { tf } = await getTf();
+    const product = tf.tidy(() => tf.topk(tf.matMul(tf.tensor2d(queries, [nq, d]), tf.transpose(tf.tensor2d(train, [rows, d]))), 40, true));
+    expect(Array.from(await product.indices.data())).toEqual(want.neighbours);
+    expect(Array.from(await product.values.data())).toEqual(want.sims);
+    tf.dispose([product.values, product.indices]);
+  });
+
+  it("tf engine on wasm: a block the prefilter declines (all rows tied) goes to matMul + topk, same order", async () => {
+    const { backend } = await getTf();
+    if (backend !== "wasm") return;
+    const d = 8;
+    const rows = 3000; // more tied candidates than the prefilter takes
+    const train = new Float32Array(rows * d);
+    for (let j = 0; j < rows; j++) train.set([0.5, -0.25, 0.125, 0, 0.5, 0.25, -0.5, 0.25], j * d);
+    const queries = Float32Array.from({ length: 3 * d }, (_, i) => ((i * 7) % 5) / 8 - 0.25);
+    const before = { ...prefilterCounts };
+    const got = await searchOf(router("tf", train, rows, d))(queries, 3, 40);
+    expect(prefilterCounts.declined).toBe(before.declined + 1);
+    for (let i = 0; i < 3; i++) expect(Array.from(got.neighbours.subarray(i * 40, i * 40 + 40))).toEqual(Array.from({ length: 40 }, (_, r) => r));
   });
 
   it("remembers the last 4 searches: a split's validation prompts are searched once around a test search", async () => {
