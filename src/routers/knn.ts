@@ -6,7 +6,7 @@
  * being several times faster on the wasm backend, see BENCHMARKS.md) and plain typed-array
  * loops (engine=js; no TF needed). On the wasm backend the tf engine first runs an exact int16
  * prefilter (Int16Index) and computes float32 similarities only for the candidates it leaves,
- * bitwise as matMul would (1,000 x 30,000 x 512: ~0.6 s against ~1.1 s for matMul + topk).
+ * bitwise as matMul would (1,000 x 30,000 x 512: ~0.5 s against ~1.1 s for matMul + topk).
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -300,6 +300,7 @@ class Int16Index {
   /** The training array quantised here; weakly held, so an arena never keeps one alive. */
   private loaded: WeakRef<Float32Array> | null = null;
   private readonly candidates = new Int32Array(MAX_CANDIDATES);
+  private readonly exact = new Float64Array(MAX_CANDIDATES);
 
   private constructor(
     private readonly memory: WasmMemory,
@@ -371,17 +372,19 @@ class Int16Index {
     let total = 0;
     for (let i = 0; i < nb; i++) {
       const base = i * rowsPad;
-      // The k-th largest integer similarity.
+      // The k-th largest integer similarity (kth: topA[k - 1] once k are in, kept in a local).
       let filled = 0;
+      let kth = -Infinity;
       for (let j = 0; j < rows; j++) {
         const v = approx[base + j];
-        if (filled === k && v <= topA[k - 1]) continue;
+        if (v <= kth) continue;
         let p = filled < k ? filled++ : k - 1;
         while (p > 0 && topA[p - 1] < v) {
           topA[p] = topA[p - 1];
           p--;
         }
         topA[p] = v;
+        if (filled === k) kth = topA[k - 1];
       }
       let l1q = 0;
       let l2q = 0;
@@ -403,12 +406,42 @@ class Int16Index {
       // The float32 similarity of each candidate, as matMul computes it; then the top k, equal
       // values in row order (candidates come in row order; insertion moves past strictly smaller).
       const qo = (start + i) * d;
-      filled = 0;
-      for (let c = 0; c < n; c++) {
-        const j = this.candidates[c];
-        const xo = j * d;
+      const cand = this.candidates;
+      const exact = this.exact;
+      // Four candidates at a time: each sum is a serial chain (add, round, add, ...), so four
+      // independent chains run ~3x faster than one after another.
+      let c = 0;
+      for (; c + 4 <= n; c += 4) {
+        const x0 = cand[c] * d;
+        const x1 = cand[c + 1] * d;
+        const x2 = cand[c + 2] * d;
+        const x3 = cand[c + 3] * d;
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        for (let t = 0; t < d; t++) {
+          const q = queries[qo + t];
+          s0 = f(s0 + f(q * x[x0 + t]));
+          s1 = f(s1 + f(q * x[x1 + t]));
+          s2 = f(s2 + f(q * x[x2 + t]));
+          s3 = f(s3 + f(q * x[x3 + t]));
+        }
+        exact[c] = s0;
+        exact[c + 1] = s1;
+        exact[c + 2] = s2;
+        exact[c + 3] = s3;
+      }
+      for (; c < n; c++) {
+        const xo = cand[c] * d;
         let s = 0;
         for (let t = 0; t < d; t++) s = f(s + f(queries[qo + t] * x[xo + t]));
+        exact[c] = s;
+      }
+      filled = 0;
+      for (c = 0; c < n; c++) {
+        const j = cand[c];
+        const s = exact[c];
         if (filled === k && s <= topV[k - 1]) continue;
         let p = filled < k ? filled++ : k - 1;
         while (p > 0 && topV[p - 1] < s) {

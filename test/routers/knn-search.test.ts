@@ -76,7 +76,7 @@ describe("knn neighbour search", () => {
     if (backend !== "wasm") return; // the bitwise reference is that of the wasm backend's matMul
     const d = 64;
     const rows = 1500;
-    const nq = 40;
+    const nq = 130; // two prefilter blocks, the second of 2 queries (padded to 4)
     const rng = makeRng(5);
     const unit = (n: number) => {
       const a = Float32Array.from({ length: n * d }, () => normal(rng));
