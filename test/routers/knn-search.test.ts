@@ -4,7 +4,8 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_PREPARATION } from "../../src/embed/embedder.js";
-import { clearKnnMemo, KnnRouter, prefilterCounts } from "../../src/routers/knn.js";
+import { clearKnnMemo, KnnRouter } from "../../src/routers/knn.js";
+import { prefilterCounts } from "../../src/routers/knn-prefilter.js";
 import type { PromptBatch } from "../../src/routers/router.js";
 import { getTf } from "../../src/routers/tf-backend.js";
 import { makeRng, normal } from "../../src/util/rng.js";
