@@ -54,9 +54,6 @@ interface MemoEntry extends Search {
 }
 const memo: MemoEntry[] = [];
 
-/** Re-exported from knn-prefilter.ts (bench/knn.ts reads it from here). */
-export { prefilterCounts };
-
 /** Forget every remembered search (tests and benchmarks time searches from cold). */
 export function clearKnnMemo(): void {
   memo.length = 0;
