@@ -7,6 +7,7 @@
  * XNNPACK's float32 sequence; see the Int16Index class comment for the bound that makes it exact.
  */
 import type { KnnIndex } from "./knn.js";
+import { TopK } from "./top-k.js";
 
 /** Queries per prefilter block: 128 x 30,000 int32 approximate similarities = 15 MB. */
 export const PREFILTER_BLOCK = 128;
@@ -112,8 +113,7 @@ class Int16Index {
     const u = 2 ** -24;
     const gamma = (d * u) / (1 - d * u);
     const topA = new Float64Array(k);
-    const topV = new Float64Array(k);
-    const topI = new Int32Array(k);
+    const top = new TopK(k);
     const f = Math.fround;
     let total = 0;
     for (let i = 0; i < nb; i++) {
@@ -184,25 +184,9 @@ class Int16Index {
         for (let t = 0; t < d; t++) s = f(s + f(queries[qo + t] * x[xo + t]));
         exact[c] = s;
       }
-      filled = 0;
-      for (c = 0; c < n; c++) {
-        const j = cand[c];
-        const s = exact[c];
-        if (filled === k && s <= topV[k - 1]) continue;
-        let p = filled < k ? filled++ : k - 1;
-        while (p > 0 && topV[p - 1] < s) {
-          topV[p] = topV[p - 1];
-          topI[p] = topI[p - 1];
-          p--;
-        }
-        topV[p] = s;
-        topI[p] = j;
-      }
-      const o = (start + i) * k;
-      for (let r = 0; r < k; r++) {
-        sims[o + r] = topV[r];
-        neighbours[o + r] = topI[r];
-      }
+      top.reset();
+      for (c = 0; c < n; c++) top.push(exact[c], cand[c]);
+      top.writeTo(sims, neighbours, (start + i) * k);
     }
     return true;
   }

@@ -15,6 +15,7 @@ import { InputError } from "../util/errors.js";
 import { readFloat32, readJson, writeFloats } from "./binary.js";
 import { checkKnownParams, expectedCostsOf, poolScores, positiveInt, requireEmbeddings } from "./common.js";
 import { int16IndexOf, PREFILTER_BLOCK, prefilterCounts } from "./knn-prefilter.js";
+import { TopK } from "./top-k.js";
 import type { RouterFactory } from "./registry.js";
 import type { FitReport, PredictiveRouter, PromptBatch, Router, RouterManifest, TrainingSet } from "./router.js";
 import { getTf } from "./tf-backend.js";
@@ -222,8 +223,7 @@ export function neighboursJs(index: KnnIndex, queries: Float32Array, nq: number,
   const neighbours = new Int32Array(nq * k);
   const B = 8; // queries per pass over the training rows: reuses each loaded row 8 times
   const acc = new Float64Array(B);
-  const topV = new Float64Array(k);
-  const topI = new Int32Array(k);
+  const top = new TopK(k);
   const block = new Float32Array(B * rows);
   for (let start = 0; start < nq; start += B) {
     const nb = Math.min(B, nq - start);
@@ -239,26 +239,10 @@ export function neighboursJs(index: KnnIndex, queries: Float32Array, nq: number,
       for (let b = 0; b < nb; b++) block[b * rows + j] = acc[b];
     }
     for (let b = 0; b < nb; b++) {
-      // Sorted insertion into a k-slot list: k is small (<= ~50), so this beats a heap.
-      let filled = 0;
+      top.reset();
       const base = b * rows;
-      for (let j = 0; j < rows; j++) {
-        const v = block[base + j];
-        if (filled === k && v <= topV[k - 1]) continue;
-        let p = filled < k ? filled++ : k - 1;
-        while (p > 0 && topV[p - 1] < v) {
-          topV[p] = topV[p - 1];
-          topI[p] = topI[p - 1];
-          p--;
-        }
-        topV[p] = v;
-        topI[p] = j;
-      }
-      const o = (start + b) * k;
-      for (let r = 0; r < k; r++) {
-        sims[o + r] = topV[r];
-        neighbours[o + r] = topI[r];
-      }
+      for (let j = 0; j < rows; j++) top.push(block[base + j], j);
+      top.writeTo(sims, neighbours, (start + b) * k);
     }
   }
   return { sims, neighbours };
