@@ -26,6 +26,7 @@ interface EvalCliOptions {
   costRange?: string;
   protocol: "holdout" | "crossfit";
   folds: string;
+  nullShuffles: string;
   logCost?: boolean;
   linearCost?: boolean;
   embedder: string;
@@ -81,6 +82,7 @@ export function register(program: Command): void {
         .default("holdout"),
     )
     .option("--folds <k>", "folds of --protocol crossfit", String(DEFAULT_FOLDS))
+    .option("--null-shuffles <n>", "permutation null: evaluate again on n shuffles of the outcomes among each dataset's prompts, for p-values (router specs only; each shuffle costs one more evaluation)", "0")
     .option("--compare-to <router>", "also compare every row with this router (its name in the report, e.g. task-prior), with paired intervals")
     .option("--cost-range <min,max>", "AIQ cost range in US$ per query (default: cheapest to dearest single model on each test split)")
     .option("--log-cost", "log-scale cost axis in the plots (the default, as in `run`)")
@@ -96,6 +98,7 @@ export function register(program: Command): void {
       const bootstrap = integer(o.bootstrap, "--bootstrap", 0);
       const maxPoints = integer(o.maxPoints, "--max-points", 2);
       const folds = integer(o.folds, "--folds", 2);
+      const nullShuffles = integer(o.nullShuffles, "--null-shuffles", 0);
       const range = costRange(o.costRange);
       // Costs span orders of magnitude: plots use a log cost axis unless asked otherwise (as `run`).
       const logCost = !o.linearCost;
@@ -125,6 +128,7 @@ export function register(program: Command): void {
           costRange: range,
           protocol: o.protocol,
           folds,
+          nullShuffles,
           embedder: o.embedder,
           cacheDir: o.cacheDir,
           maxPoints,
@@ -149,6 +153,7 @@ export function register(program: Command): void {
         costRange: range ?? null,
         protocol: o.protocol,
         ...(o.protocol === "crossfit" ? { folds } : {}),
+        ...(nullShuffles > 0 ? { nullShuffles } : {}),
         embedder: o.embedder,
         maxPoints,
         logCost,

@@ -19,7 +19,8 @@ import { selectRows, type OutcomeTable } from "../data/table.js";
 import { CROSSFIT_NEEDS_VALIDATION, DEFAULT_FOLDS, splitSpecOf, type Split, type SplitSpec } from "../data/splits.js";
 import { selectEmbeddingRows, type PreparationOptions } from "../embed/embedder.js";
 import { DEFAULT_EMBEDDER_SPEC } from "../embed/registry.js";
-import { evaluateFolds, type EvalOptions, type FoldUnderTest, type RouterUnderTest } from "../evaluate/evaluate.js";
+import { evaluateFolds, type EvalOptions, type FoldUnderTest, type RouterUnderTest, type SplitResult } from "../evaluate/evaluate.js";
+import { shuffledOutcomes } from "../evaluate/null.js";
 import { splitEntry, type SplitEntry } from "../report/results.js";
 import { loadRouter, MANIFEST_FILE, type SavedRouterManifest } from "../routers/artifact.js";
 import { getRouterFactory, parseRouterSpec, type RouterSpec } from "../routers/registry.js";
@@ -54,6 +55,8 @@ export interface EvalDatasetOptions extends Omit<EvalOptions, "onProgress" | "va
   folds?: number;
   /** Evaluate saved routers even on test prompts they were fitted or tuned on (the report then says so). */
   allowOverlap?: boolean;
+  /** The permutation null: the evaluation again on this many outcome shuffles (router specs only; see src/evaluate/null.ts). */
+  nullShuffles?: number;
   onProgress?: (stage: "train" | "embed" | "evaluate", done: number, total: number, label?: string) => void;
 }
 
@@ -213,33 +216,47 @@ export async function evaluateRoutersOnTable(table: OutcomeTable, opts: EvalData
   if (crossfit && saved) {
     throw new InputError("cross-fitting trains every router afresh on each fold; a saved router was fitted on one split: give router specs, or evaluate saved routers without --protocol crossfit", { file: saved.arg, field: "--protocol" });
   }
+  const shuffles = opts.nullShuffles ?? 0;
+  if (shuffles > 0 && saved) {
+    throw new InputError("the permutation null retrains every router on shuffled outcomes; a saved router cannot be retrained: give router specs, or evaluate saved routers without --null-shuffles", { file: saved.arg, field: "--null-shuffles" });
+  }
   const splitSpec = resolveSplitSpec(sources, opts);
   const groups: FoldedSplit[] = crossfit
     ? foldsOf(table, splitSpec, opts.folds ?? DEFAULT_FOLDS, { dataset: opts.dataset })
     : splitsOf(table, splitSpec, { dataset: opts.dataset }).map((s) => ({ name: s.name, dataset: s.dataset, folds: [s] }));
   const progress = opts.onProgress ?? (() => {});
   const entries: SplitEntry[] = [];
-  for (const group of groups) {
+  // One split on `data` (the real outcomes, or a shuffle of them for the null: the folds, keyed
+  // by prompt id, are the same); null when a fold had no test rows or no router.
+  const evaluateGroup = async (data: OutcomeTable, group: FoldedSplit, bootstrap: number | undefined, overlap: { router: string; prompts: number }[], tag: string): Promise<SplitResult | null> => {
     const folds: FoldUnderTest[] = [];
-    const overlap: { router: string; prompts: number }[] = [];
     for (const [f, split] of group.folds.entries()) {
-      const label = group.folds.length > 1 ? `${split.name} fold ${f + 1}/${group.folds.length}` : split.name;
-      const fold = await foldOf(table, split, label, sources, splitSpec, opts, progress, overlap);
+      const label = `${tag}${group.folds.length > 1 ? `${split.name} fold ${f + 1}/${group.folds.length}` : split.name}`;
+      const fold = await foldOf(data, split, label, sources, splitSpec, opts, progress, overlap);
       if (fold) folds.push(fold);
     }
-    if (folds.length < group.folds.length || folds.length === 0) continue;
-    const result = await evaluateFolds(folds, {
+    if (folds.length < group.folds.length || folds.length === 0) return null;
+    return evaluateFolds(folds, {
       seed: opts.seed,
-      bootstrap: opts.bootstrap,
+      bootstrap,
       lambdas: opts.lambdas,
       aiq: opts.aiq,
       costRange: opts.costRange,
       operatingPoints: opts.operatingPoints ?? "validation",
       // A saved router trained on one dataset is absent from the others' splits.
       compareTo: folds[0].routers.some((r) => r.name === opts.compareTo) ? opts.compareTo : undefined,
-      onProgress: (d, t, l) => progress("evaluate", d, t, `${group.name} ${l ?? ""}`.trim()),
+      onProgress: (d, t, l) => progress("evaluate", d, t, `${tag}${group.name} ${l ?? ""}`.trim()),
     });
-    entries.push(splitEntry(group.dataset, group.name === group.dataset ? splitSpec.kind : group.name, result, { maxPoints: opts.maxPoints, overlap }));
+  };
+  const shuffled = Array.from({ length: shuffles }, (_, k) => shuffledOutcomes(table, `${opts.seed ?? 0}:${k + 1}`));
+  for (const group of groups) {
+    const overlap: { router: string; prompts: number }[] = [];
+    const result = await evaluateGroup(table, group, opts.bootstrap, overlap, "");
+    if (!result) continue;
+    // The null: point figures only (the shuffles themselves are its sample), seeded as `run`'s.
+    const nullDraws: SplitResult[] = [];
+    for (const [k, data] of shuffled.entries()) nullDraws.push((await evaluateGroup(data, group, 0, [], `null ${k + 1}/${shuffles}: `))!);
+    entries.push(splitEntry(group.dataset, group.name === group.dataset ? splitSpec.kind : group.name, result, { maxPoints: opts.maxPoints, overlap, nullDraws }));
   }
   if (entries.length === 0) throw new InputError("no split had both test rows and a router to evaluate (saved routers apply only to the dataset they were trained on)");
   return { splits: entries, routers: sources.map((s) => ({ arg: s.arg, name: s.name, kind: s.kind, type: s.type })), splitSpec };

@@ -9,6 +9,8 @@ import { shuffledOutcomes } from "../../src/evaluate/null.js";
 import { parseExperiment } from "../../src/experiments/config.js";
 import { readResults } from "../../src/report/results.js";
 import { runExperiment } from "../../src/workflow/experiment.js";
+import { evaluateRoutersOnTable } from "../../src/workflow/evaluate.js";
+import { trainAndSave } from "../../src/workflow/train.js";
 
 /** The permutation null in `routekit run` (evaluation.nullShuffles). */
 describe("run with a permutation null", () => {
@@ -93,5 +95,29 @@ ${evaluation}`;
   it("refuses a negative or fractional shuffle count in the config, naming the field", () => {
     expect(() => parseExperiment(config("t.arrow", "  nullShuffles: -1\n"), "bad.yaml")).toThrow(/nullShuffles/);
     expect(() => parseExperiment(config("t.arrow", "  nullShuffles: 1.5\n"), "bad.yaml")).toThrow(/nullShuffles/);
+  });
+});
+
+describe("eval with a permutation null", () => {
+  const t = synthesize({ prompts: 300, seed: 3 });
+  const opts = { routers: ["linear", "task-prior"], seed: 5, protocol: "crossfit" as const, folds: 3, validationFraction: 0.25, embedder: "hash:64", cacheDir: false as const, compareTo: "task-prior" };
+
+  it("gives each router its figures on every shuffle, the shuffles seeded as run's", async () => {
+    const r = await evaluateRoutersOnTable(t, { ...opts, dataset: "mmlu", bootstrap: 10, nullShuffles: 2 });
+    const linear = r.splits[0].routers.find((x) => x.name === "linear")!;
+    expect(linear.null!.shuffles).toBe(2);
+    expect(linear.null!.vsReference!.diffs).toHaveLength(2);
+    expect(r.splits[0].routers.find((x) => x.name === "task-prior")!.null!.vsReference).toBeNull();
+    // shuffle 2 = the same evaluation of the table shuffled with "<seed>:2"
+    const plain = await evaluateRoutersOnTable(shuffledOutcomes(t, "5:2"), { ...opts, dataset: "mmlu", bootstrap: 0 });
+    const row = plain.splits[0].routers.find((x) => x.name === "linear")!;
+    expect(linear.null!.diffToZero[1]).toBe(row.diffToZero);
+    expect(linear.null!.vsReference!.diffs[1]).toBe(row.vsReference!.diff);
+  }, 120_000);
+
+  it("refuses a saved router: it cannot be retrained on shuffles", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "rk-null-eval-"));
+    await trainAndSave(t, join(dir, "saved"), { spec: "task-prior", seed: 1 });
+    await expect(evaluateRoutersOnTable(t, { routers: [join(dir, "saved")], seed: 1, nullShuffles: 3 })).rejects.toThrow(/permutation null retrains every router/);
   });
 });
