@@ -33,14 +33,19 @@ function generate(n: number, words: number, seed: string): string[] {
   });
 }
 
-async function rate(e: Embedder, texts: string[]): Promise<number> {
+/** Prompts per second of wall time, and the process's CPU seconds meanwhile (worker threads included: cpuUsage is process-wide). */
+async function rate(e: Embedder, texts: string[]): Promise<{ perSecond: number; cpu: number }> {
   await e.embed(texts.slice(0, 2)); // warm-up: model load, kernel compilation
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   await e.embed(texts);
-  return texts.length / ((performance.now() - t0) / 1000);
+  const c = process.cpuUsage(c0);
+  return { perSecond: texts.length / ((performance.now() - t0) / 1000), cpu: (c.user + c.system) / 1e6 };
 }
 
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+/** A table cell: prompts/s, with the CPU seconds that embedding took. */
+const cell = (r: { perSecond: number; cpu: number }) => `${fmt(r.perSecond)} (${r.cpu.toFixed(2)} CPU-s)`;
 const TINY = fileURLToPath(new URL("../../test/fixtures/embed/models/", import.meta.url));
 const SUBSET = SHARED_SUBSET_DIR;
 
@@ -49,12 +54,12 @@ async function backendRows(cores: number): Promise<string[]> {
   const long = generate(64, 400, "long");
   const rows: string[] = [];
   const hash = createHashEmbedder();
-  rows.push(`| hash (512) | 1 (in-process) | ${fmt(await rate(hash, generate(4000, 30, "hs")))} | ${fmt(await rate(hash, generate(1000, 400, "hl")))} |`);
+  rows.push(`| hash (512) | 1 (in-process) | ${cell(await rate(hash, generate(4000, 30, "hs")))} | ${cell(await rate(hash, generate(1000, 400, "hl")))} |`);
   for (const threads of [...new Set([1, cores])]) {
     const e = createUseLiteEmbedder({ threads });
     const backend = await e.backend;
     try {
-      rows.push(`| use-lite (TF.js ${backend}) | ${threads} | ${fmt(await rate(e, short.slice(0, threads * 96)))} | ${fmt(await rate(e, long.slice(0, threads * 24)))} |`);
+      rows.push(`| use-lite (TF.js ${backend}) | ${threads} | ${cell(await rate(e, short.slice(0, threads * 96)))} | ${cell(await rate(e, long.slice(0, threads * 24)))} |`);
     } finally {
       await e.close();
     }
@@ -63,7 +68,7 @@ async function backendRows(cores: number): Promise<string[]> {
     for (const threads of [...new Set([1, cores])]) {
       const e = await createHfEmbedder("routekit-test/tiny-bert", { modelDir: TINY, threads });
       try {
-        rows.push(`| hf: tiny 8-dim test model (smoke figure only) | ${threads} | ${fmt(await rate(e, short))} | ${fmt(await rate(e, long))} |`);
+        rows.push(`| hf: tiny 8-dim test model (smoke figure only) | ${threads} | ${cell(await rate(e, short))} | ${cell(await rate(e, long))} |`);
       } finally {
         await e.close();
       }
@@ -99,13 +104,15 @@ async function routerBenchRows(cores: number): Promise<string[]> {
   const dir = await mkdtemp(join(tmpdir(), "routekit-bench-rb-"));
   try {
     const opts = { spec: "use-lite", cacheDir: dir, threads: cores, onProgress: (d: number, t: number) => process.stderr.write(`\r  use-lite on RouterBench subset ${d}/${t}   `) };
+    const c0 = process.cpuUsage();
     const first = await embedTable(table, opts);
+    const c = process.cpuUsage(c0);
     process.stderr.write("\n");
     const again = await embedTable(table, opts);
     const perK = (s: { seconds: number; texts: number }) => ((s.seconds / s.texts) * 1000).toFixed(3);
     return [
-      `| first run | ${first.stats.texts} | ${first.stats.computed} | ${first.stats.seconds.toFixed(1)} | ${(first.stats.computed / first.stats.seconds).toFixed(1)} | ${perK(first.stats)} |`,
-      `| rerun (cache) | ${again.stats.texts} | ${again.stats.computed} | ${again.stats.seconds.toFixed(2)} | - | ${perK(again.stats)} |`,
+      `| first run | ${first.stats.texts} | ${first.stats.computed} | ${first.stats.seconds.toFixed(1)} | ${((c.user + c.system) / 1e6).toFixed(1)} | ${(first.stats.computed / first.stats.seconds).toFixed(1)} | ${perK(first.stats)} |`,
+      `| rerun (cache) | ${again.stats.texts} | ${again.stats.computed} | ${again.stats.seconds.toFixed(2)} | - | - | ${perK(again.stats)} |`,
     ];
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -125,7 +132,7 @@ export const embedBench: Bench = {
         "use-lite with 1 thread runs in-process; with more it runs one model per worker thread. hash is single-threaded by design. " +
         "The hf row runs a tiny 8-dimensional test model (test/fixtures/embed), so it only shows that the path works and its fixed overhead, not a real model's speed.",
       "",
-      "| embedder | threads | short prompts/s | long prompts/s |",
+      "| embedder | threads | short prompts/s (CPU s) | long prompts/s (CPU s) |",
       "|---|---|---|---|",
       ...backends,
       "",
@@ -139,8 +146,8 @@ export const embedBench: Bench = {
             "",
             `\`embedTable\` with use-lite (${cores} threads, default preparation: unwrap, strip per-eval shared prefix) on the ../shared RouterBench 5-shot subset (ARC, MBPP, Winogrande):`,
             "",
-            "| run | prompts | computed | seconds | computed/s | s per 1,000 prompts |",
-            "|---|---|---|---|---|---|",
+            "| run | prompts | computed | seconds | CPU s | computed/s | s per 1,000 prompts |",
+            "|---|---|---|---|---|---|---|",
             ...rb,
           ]
         : ["", "(../shared RouterBench subset absent: the RouterBench rows were skipped.)"]),
