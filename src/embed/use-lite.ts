@@ -9,9 +9,8 @@
  *   so that a slow batch never leaves a core idle.
  */
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
-import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
+import type { Worker } from "node:worker_threads";
+import { startWorker } from "../util/start-worker.js";
 import type { Embedder } from "./embedder.js";
 import { lengthOrderedBatches } from "./batching.js";
 import { USE_LITE_DIM, UseLiteModel, useLiteModelVersion, type TfBackendName } from "./use-lite-model.js";
@@ -32,20 +31,6 @@ export interface UseLiteOptions {
 
 export function useLiteEmbedderId(): string {
   return `use-lite@${useLiteModelVersion()}`;
-}
-
-/**
- * Start the worker both from compiled dist/ (.js) and from the sources (vitest, tsx: .ts).
- * For .ts a tiny bootstrap registers tsx's loader inside the worker before importing the
- * worker module (`execArgv: ["--import", "tsx"]` registers it too late for the entry point).
- */
-function startWorker(workerData: unknown): Worker {
-  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./use-lite-worker.js", import.meta.url), { workerData });
-  // Resolved through require (vitest has no import.meta.resolve); the ESM build is next to it.
-  const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs")).href;
-  const entry = new URL("./use-lite-worker.ts", import.meta.url).href;
-  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(boot, { eval: true, workerData });
 }
 
 interface Runner {
@@ -81,7 +66,7 @@ class WorkerRunner implements Runner {
   constructor(threads: number, backend?: TfBackendName) {
     const readies: Promise<TfBackendName>[] = [];
     for (let i = 0; i < threads; i++) {
-      const w = startWorker({ backend });
+      const w = startWorker(import.meta.url, "use-lite-worker", { backend });
       w.unref();
       this.all.push(w);
       readies.push(
