@@ -1,6 +1,7 @@
 /**
- * Embedder specs: `use-lite` (default), `hash` / `hash:<dim>`, `hf:<model-id>`. The id is
- * known without loading the model, so a run served entirely from the cache never loads it.
+ * Embedder specs: `use-lite` (default), `use-lite-static`, `hash` / `hash:<dim>`, `hf:<model-id>`.
+ * The id is known without loading the model, so a run served entirely from the cache never loads
+ * it (use-lite-static's id is its token table's hash: the table is built on first use).
  */
 import type { Embedder } from "./embedder.js";
 import { InputError } from "../util/errors.js";
@@ -15,11 +16,12 @@ export interface EmbedderOptions {
   threads?: number;
 }
 
-export type ParsedSpec = { kind: "use-lite" } | { kind: "hash"; dim: number } | { kind: "hf"; model: string };
+export type ParsedSpec = { kind: "use-lite" } | { kind: "use-lite-static" } | { kind: "hash"; dim: number } | { kind: "hf"; model: string };
 
 export function parseEmbedderSpec(spec: string): ParsedSpec {
   const s = spec.trim();
   if (s === "use-lite") return { kind: "use-lite" };
+  if (s === "use-lite-static") return { kind: "use-lite-static" };
   if (s === "hash") return { kind: "hash", dim: DEFAULT_HASH_DIM };
   const hash = /^hash:(\d+)$/.exec(s);
   if (hash) {
@@ -28,7 +30,7 @@ export function parseEmbedderSpec(spec: string): ParsedSpec {
     return { kind: "hash", dim };
   }
   if (s.startsWith("hf:") && s.length > 3) return { kind: "hf", model: s.slice(3) };
-  throw new InputError(`unknown embedder "${spec}"; expected use-lite, hash, hash:<dim> or hf:<model-id>`, { field: "embedder" });
+  throw new InputError(`unknown embedder "${spec}"; expected use-lite, use-lite-static, hash, hash:<dim> or hf:<model-id>`, { field: "embedder" });
 }
 
 /** The cache identity of a spec, without loading anything heavy. */
@@ -36,12 +38,14 @@ export async function embedderIdOf(spec: string): Promise<string> {
   const p = parseEmbedderSpec(spec);
   if (p.kind === "hash") return hashEmbedderId(p.dim);
   if (p.kind === "use-lite") return (await import("./use-lite.js")).useLiteEmbedderId();
+  if (p.kind === "use-lite-static") return (await import("./use-lite-static.js")).useLiteStaticEmbedderId();
   return (await import("./hf.js")).hfEmbedderId(p.model);
 }
 
 export async function createEmbedder(spec: string = DEFAULT_EMBEDDER_SPEC, opts: EmbedderOptions = {}): Promise<Embedder> {
   const p = parseEmbedderSpec(spec);
   if (p.kind === "hash") return createHashEmbedder(p.dim);
+  if (p.kind === "use-lite-static") return (await import("./use-lite-static.js")).createUseLiteStaticEmbedder();
   // Heavy backends load on demand so that `hash` users never pay for TensorFlow.js or ONNX.
   if (p.kind === "use-lite") {
     const { createUseLiteEmbedder } = await import("./use-lite.js");
