@@ -24,3 +24,5 @@ import { judgedBench } from "./judged.js";
 benches.push(judgedBench);
 import { knnBench } from "./knn.js";
 benches.push(knnBench);
+import { encoderBench } from "./encoder.js";
+benches.push(encoderBench);
