@@ -7,11 +7,22 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type FakeBehaviour =
+export type FakeBehaviour = (
   | { kind: "ok"; delayMs?: number; chunkDelayMs?: number }
-  | { kind: "status"; status: number; message?: string }
+  /** `retryAfter`: the Retry-After header sent with it (seconds, or an HTTP date). */
+  | { kind: "status"; status: number; message?: string; retryAfter?: string }
   | { kind: "drop" }
-  | { kind: "hang" };
+  | { kind: "hang" }
+) & {
+  /** Only for the next `times` requests of the model; then it answers normally again (default: until set again). */
+  times?: number;
+};
+
+/** What the fake says: the answer's text and its `usage` (null: no usage in the answer). */
+export interface FakeOptions {
+  answer?: (model: string, body: Record<string, unknown>) => string;
+  usage?: (model: string, body: Record<string, unknown>, answer: string) => { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
+}
 
 export interface ReceivedRequest {
   path: string;
@@ -26,8 +37,14 @@ export interface FakeOpenAI {
   readonly received: ReceivedRequest[];
   /** Behaviour for one upstream model id (default: ok). */
   set(model: string, behaviour: FakeBehaviour): void;
-  /** Answered calls per upstream model id. */
+  /** Answered calls per upstream model id (a request whose client hung up before the answer is not counted). */
   count(model: string): number;
+  /** The requests answered with 200, in order. */
+  readonly answered: ReceivedRequest[];
+  /** Requests answered with status `status` per upstream model id (e.g. the 429s sent). */
+  statusCount(model: string, status: number): number;
+  /** After `n` answered calls in all, every further request hangs (null: answer again). */
+  stopAnsweringAfter(n: number | null): void;
   close(): Promise<void>;
 }
 
@@ -45,10 +62,22 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function startFakeOpenAI(): Promise<FakeOpenAI> {
+export async function startFakeOpenAI(options: FakeOptions = {}): Promise<FakeOpenAI> {
   const behaviours = new Map<string, FakeBehaviour>();
   const counts = new Map<string, number>();
+  const statuses = new Map<string, number>();
   const received: ReceivedRequest[] = [];
+  const answered: ReceivedRequest[] = [];
+  let answerLimit: number | null = null;
+  const behaviourOf = (model: string): FakeBehaviour => {
+    const b = behaviours.get(model);
+    if (!b) return { kind: "ok" };
+    if (b.times !== undefined) {
+      if (b.times <= 1) behaviours.delete(model);
+      else behaviours.set(model, { ...b, times: b.times - 1 });
+    }
+    return b;
+  };
   const sockets = new Set<import("node:net").Socket>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -61,20 +90,27 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "bad json" } }));
       return;
     }
-    received.push({ path, authorization: req.headers.authorization, body });
+    const request: ReceivedRequest = { path, authorization: req.headers.authorization, body };
+    received.push(request);
     const model = String(body.model);
-    const b = behaviours.get(model) ?? { kind: "ok" };
+    const b = behaviourOf(model);
+    if (answerLimit !== null && answered.length >= answerLimit) return; // held: hangs like "hang"
     if (b.kind === "drop") {
       req.socket.destroy();
       return;
     }
     if (b.kind === "hang") return; // never answers; closed with the server
     if (b.kind === "status") {
-      res.writeHead(b.status, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: b.message ?? `fake failure ${b.status}`, type: "server_error" } }));
+      statuses.set(`${b.status} ${model}`, (statuses.get(`${b.status} ${model}`) ?? 0) + 1);
+      res.writeHead(b.status, { "content-type": "application/json", ...(b.retryAfter !== undefined ? { "retry-after": b.retryAfter } : {}) }).end(JSON.stringify({ error: { message: b.message ?? `fake failure ${b.status}`, type: "server_error" } }));
       return;
     }
     if (b.delayMs) await sleep(b.delayMs);
+    // A client gone during the delay gets nothing: not an answered call.
+    if (req.socket.destroyed) return;
+    if (answerLimit !== null && answered.length >= answerLimit) return;
     counts.set(model, (counts.get(model) ?? 0) + 1);
+    answered.push(request);
     const chat = path.endsWith("/chat/completions");
     const created = 1_700_000_000;
     if (body.stream === true) {
@@ -89,10 +125,11 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       res.end("data: [DONE]\n\n");
       return;
     }
-    const usage = { prompt_tokens: 10, completion_tokens: 4, total_tokens: 14 };
+    const reply = options.answer ? options.answer(model, body) : answerText(model);
+    const usage = options.usage ? options.usage(model, body, reply) : { prompt_tokens: 10, completion_tokens: 4, total_tokens: 14 };
     const answer = chat
-      ? { id: "chatcmpl-fake", object: "chat.completion", created, model, choices: [{ index: 0, message: { role: "assistant", content: answerText(model) }, finish_reason: "stop" }], usage }
-      : { id: "cmpl-fake", object: "text_completion", created, model, choices: [{ index: 0, text: answerText(model), finish_reason: "stop" }], usage };
+      ? { id: "chatcmpl-fake", object: "chat.completion", created, model, choices: [{ index: 0, message: { role: "assistant", content: reply }, finish_reason: "stop" }], ...(usage ? { usage } : {}) }
+      : { id: "cmpl-fake", object: "text_completion", created, model, choices: [{ index: 0, text: reply, finish_reason: "stop" }], ...(usage ? { usage } : {}) };
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer));
   };
 
@@ -110,6 +147,9 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     received,
     set: (model, behaviour) => void behaviours.set(model, behaviour),
     count: (model) => counts.get(model) ?? 0,
+    answered,
+    statusCount: (model, status) => statuses.get(`${status} ${model}`) ?? 0,
+    stopAnsweringAfter: (n) => void (answerLimit = n),
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));

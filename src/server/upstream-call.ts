@@ -21,6 +21,8 @@ export class UpstreamError extends Error {
     readonly kind: UpstreamFailure,
     /** The upstream's own status, when it answered. */
     readonly upstreamStatus: number | null = null,
+    /** How long the upstream asked us to wait (its Retry-After header), in ms; null without one. */
+    readonly retryAfterMs: number | null = null,
   ) {
     super(message);
     this.name = "UpstreamError";
@@ -33,6 +35,15 @@ export type UpstreamAnswer = { kind: "json"; status: number; body: Record<string
 function clientStatus(upstream: number): number {
   if (upstream === 401 || upstream === 403 || upstream >= 500) return 502;
   return upstream;
+}
+
+/** A Retry-After header (seconds, or an HTTP date) in ms from `now`; null when absent or unreadable. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | null {
+  if (header === null || header.trim() === "") return null;
+  const t = header.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
+  const at = Date.parse(t);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
 function errorText(body: string): string {
@@ -101,7 +112,7 @@ export async function callUpstream(up: Upstream, path: "/chat/completions" | "/c
       throw failed(err);
     }
     cleanup();
-    if (!res.ok) throw new UpstreamError(`the upstream of "${up.name}" answered ${res.status}: ${errorText(text)}`, clientStatus(res.status), "status", res.status);
+    if (!res.ok) throw new UpstreamError(`the upstream of "${up.name}" answered ${res.status}: ${errorText(text)}`, clientStatus(res.status), "status", res.status, retryAfterMs(res.headers.get("retry-after")));
     let json: unknown;
     try {
       json = JSON.parse(text);

@@ -21,7 +21,8 @@ import { fieldOf, lineOf, parseLocated } from "../util/yaml-located.js";
 /** Seconds an upstream may take before the client gets 504, unless the file says otherwise. */
 export const DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 60;
 
-const httpUrl = z.string().refine((s) => {
+/** An http(s) API root (shared with `routekit collect`'s models file). */
+export const httpUrl = z.string().refine((s) => {
   try {
     const u = new URL(s);
     return u.protocol === "http:" || u.protocol === "https:";
@@ -30,10 +31,13 @@ const httpUrl = z.string().refine((s) => {
   }
 }, "must be an http(s) URL, e.g. https://api.openai.com/v1");
 
+/** The name of the environment variable holding a key. */
+export const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
+
 const upstreamEntry = z.strictObject({
   baseUrl: httpUrl,
   model: z.string().min(1).optional(),
-  apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name").optional(),
+  apiKeyEnv: envVarName.optional(),
   timeoutSeconds: z.number().positive().optional(),
 });
 

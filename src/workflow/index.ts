@@ -8,3 +8,4 @@ export * from "./calibrate.js";
 export * from "./evaluate.js";
 export * from "./experiment.js";
 export * from "./session.js";
+export * from "./collect.js";
