@@ -1,8 +1,8 @@
 import type { Command } from "commander";
+import { integerOption } from "./options.js";
 import { Option } from "commander";
 import { readOutcomeTable } from "../data/arrow-io.js";
 import { DEFAULT_EMBEDDER_SPEC, defaultCacheDir, embedTable, normalizePreparation, parseEmbedderSpec } from "../embed/index.js";
-import { InputError } from "../util/errors.js";
 import { progressReporter } from "../util/progress.js";
 import { printJson } from "./output.js";
 
@@ -15,12 +15,6 @@ interface EmbedCliOptions {
   keep: "head" | "tail";
   stripPrefix: boolean;
   json?: boolean;
-}
-
-function positiveInt(value: string, field: string, allowZero = false): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new InputError(`expected a ${allowZero ? "non-negative" : "positive"} integer, got "${value}"`, { field });
-  return n;
 }
 
 export function register(program: Command): void {
@@ -38,8 +32,8 @@ export function register(program: Command): void {
     .option("--json", "print the statistics as JSON (texts, cacheHits, computed, seconds)")
     .action(async (file: string, o: EmbedCliOptions) => {
       parseEmbedderSpec(o.embedder);
-      const preparation = normalizePreparation({ stripSharedPrefix: o.stripPrefix, maxChars: positiveInt(o.maxChars, "--max-chars", true), keep: o.keep });
-      const threads = o.threads === undefined ? undefined : positiveInt(o.threads, "--threads");
+      const preparation = normalizePreparation({ stripSharedPrefix: o.stripPrefix, maxChars: integerOption(o.maxChars, "--max-chars", 0), keep: o.keep });
+      const threads = o.threads === undefined ? undefined : integerOption(o.threads, "--threads", 1);
       const table = await readOutcomeTable(file);
       const bar = progressReporter("embed");
       let result;

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { integerOption } from "./options.js";
 import { Option } from "commander";
 import { existsSync } from "node:fs";
 import { readOutcomeTable } from "../data/arrow-io.js";
@@ -34,12 +35,6 @@ interface EvalCliOptions {
   maxPoints: string;
   allowOverlap?: boolean;
   json?: boolean;
-}
-
-function integer(value: string, field: string, min: number): number {
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isInteger(n) || n < min) throw new InputError(`expected an integer >= ${min}, got "${value}"`, { field });
-  return n;
 }
 
 function costRange(value: string | undefined): [number, number] | undefined {
@@ -94,11 +89,11 @@ export function register(program: Command): void {
     .option("--json", "print the figures as JSON instead of tables")
     .action(async (file: string, o: EvalCliOptions) => {
       parseEmbedderSpec(o.embedder);
-      const seed = integer(o.seed, "--seed", Number.MIN_SAFE_INTEGER);
-      const bootstrap = integer(o.bootstrap, "--bootstrap", 0);
-      const maxPoints = integer(o.maxPoints, "--max-points", 2);
-      const folds = integer(o.folds, "--folds", 2);
-      const nullShuffles = integer(o.nullShuffles, "--null-shuffles", 0);
+      const seed = integerOption(o.seed, "--seed", Number.MIN_SAFE_INTEGER);
+      const bootstrap = integerOption(o.bootstrap, "--bootstrap", 0);
+      const maxPoints = integerOption(o.maxPoints, "--max-points", 2);
+      const folds = integerOption(o.folds, "--folds", 2);
+      const nullShuffles = integerOption(o.nullShuffles, "--null-shuffles", 0);
       const range = costRange(o.costRange);
       // Costs span orders of magnitude: plots use a log cost axis unless asked otherwise (as `run`).
       const logCost = !o.linearCost;

@@ -4,6 +4,7 @@ import { loadExperiment } from "../experiments/config.js";
 import { runExperiment } from "../workflow/experiment.js";
 import { defaultCacheDir } from "../embed/index.js";
 import { progressReporter } from "../util/progress.js";
+import { integerOption } from "./options.js";
 import { formatSplitTable, formatSplitWarnings, formatSummaryTable, printJson, splitSummary } from "./output.js";
 
 export function register(program: Command): void {
@@ -19,9 +20,10 @@ export function register(program: Command): void {
     .argument("<config>", "experiment config, e.g. experiments/default.yaml")
     .option("--out <dir>", "output directory, replaced whole in one atomic step (default: the config's `output`, else runs/<name>)")
     .option("--cache-dir <dir>", `embedding cache (default: $ROUTEKIT_CACHE_DIR or ${defaultCacheDir()})`)
+    .option("--workers <n>", "worker threads for the splits' training and evaluation (default: one per core; 1 runs them one after another in this thread); results.json does not depend on it")
     .option("--json", "print the summary as JSON")
     .option("--quiet", "no progress output")
-    .action(async (file: string, o: { out?: string; cacheDir?: string; json?: boolean; quiet?: boolean }) => {
+    .action(async (file: string, o: { out?: string; cacheDir?: string; workers?: string; json?: boolean; quiet?: boolean }) => {
       const cfg = await loadExperiment(file);
       const started = Date.now();
       const log = (line: string) => {
@@ -30,6 +32,7 @@ export function register(program: Command): void {
       const res = await runExperiment(cfg, {
         outDir: o.out,
         cacheDir: o.cacheDir,
+        ...(o.workers !== undefined ? { workers: integerOption(o.workers, "--workers", 1) } : {}),
         log,
         progress: (title) => progressReporter(title, { quiet: o.quiet }),
       });

@@ -46,6 +46,11 @@ export function routerTypes(): string[] {
   return [...factories.keys()];
 }
 
+/** Types registered from outside routekit (by a library user): another thread does not know them. */
+export function customRouterTypes(): string[] {
+  return routerTypes().filter((t) => !BUILT_IN.has(t));
+}
+
 /** "5" -> 5, "true" -> true, "100x100" stays a string (the router parses its own formats). */
 function parseValue(raw: string): unknown {
   const s = raw.trim();
@@ -106,4 +111,6 @@ import { taskPriorFactory } from "./baselines/task-prior.js";
 import { mfFactory } from "./mf.js";
 import { stackFactory } from "./stack.js";
 
-for (const f of [knnFactory, mlpFactory, linearFactory, oracleFactory, bestSingleFactory, zeroFactory, cascadeFactory, irtFactory, taskPriorFactory, mfFactory, stackFactory]) registerRouter(f);
+const BUILT_IN_FACTORIES = [knnFactory, mlpFactory, linearFactory, oracleFactory, bestSingleFactory, zeroFactory, cascadeFactory, irtFactory, taskPriorFactory, mfFactory, stackFactory];
+const BUILT_IN = new Set(BUILT_IN_FACTORIES.map((f) => f.type));
+for (const f of BUILT_IN_FACTORIES) registerRouter(f);

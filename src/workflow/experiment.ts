@@ -8,26 +8,25 @@ import { readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { readOutcomeTable } from "../data/arrow-io.js";
 import { importFiles, type ImportFormat } from "../data/importers/index.js";
-import { idsOf, splitSpecOf } from "../data/splits.js";
+import { splitSpecOf } from "../data/splits.js";
 import { completeRows, selectModels, selectRows, type OutcomeTable } from "../data/table.js";
 import { defaultCacheDir } from "../embed/paths.js";
-import { evaluateFolds, type FoldUnderTest, type RouterUnderTest, type SplitResult } from "../evaluate/evaluate.js";
-import { shuffledOutcomes } from "../evaluate/null.js";
-import { experimentToYaml, routerLabel, type ExperimentConfig, type SplitConfig } from "../experiments/config.js";
+import type { SplitResult } from "../evaluate/evaluate.js";
+import { experimentToYaml, type ExperimentConfig, type SplitConfig } from "../experiments/config.js";
 import { versions } from "../experiments/versions.js";
 import { makeResults, splitEntry, type Results } from "../report/index.js";
 import { REPORT_MARKER, writeReportFiles } from "../report/write.js";
 import type { SavedRouterManifest } from "../routers/artifact.js";
-import { selectSetRows } from "../routers/common.js";
-import { getRouterFactory } from "../routers/registry.js";
+import { customRouterTypes, getRouterFactory } from "../routers/registry.js";
 import type { TrainingSet } from "../routers/router.js";
-import { trainRouter } from "../routers/train.js";
 import { checkOutputDir, writeDirAtomic, writeFileAtomic, type OutputDirOptions } from "../util/atomic.js";
 import { InputError } from "../util/errors.js";
 import type { ProgressFn } from "../util/progress.js";
 import { embedRows } from "./embed.js";
 import { foldsOf, splitsOf, type FoldedSplit } from "./splits.js";
-import { checkParams, operatingPointsOn, saveTrained } from "./train.js";
+import type { SplitJob } from "./split-job.js";
+import { defaultRunWorkers, runSplitJobs } from "./split-pool.js";
+import { checkParams } from "./train.js";
 
 export interface RunHooks {
   /** One line per stage ("embedding 2000 prompts", "training knn on arc-challenge"). */
@@ -40,6 +39,12 @@ export interface RunOptions extends RunHooks {
   /** Overrides the config's `output` (default runs/<name>). */
   outDir?: string;
   cacheDir?: string;
+  /**
+   * Worker threads for the split jobs (default: one per core; 1 runs them in this thread).
+   * Results do not depend on it. With a router type registered by the caller (registerRouter),
+   * the jobs stay in this thread: worker threads know only routekit's own types.
+   */
+  workers?: number;
 }
 
 export interface SplitRun {
@@ -158,75 +163,23 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
   const files: string[] = [];
   let results: Results | undefined;
 
-  /**
-   * One split on `data`: every router trained on each fold (grids on the fold's validation
-   * part), then evaluated on the folds' pooled test prompts. `staging`: where a holdout run
-   * saves its trained routers (the real outcomes only). `tag` prefixes the log (the null's shuffles).
-   */
-  const evaluateOne = async (data: TrainingSet, splitCfg: SplitConfig, split: FoldedSplit, o: { staging?: string; bootstrap: number; tag?: string }): Promise<SplitResult> => {
-    const tag = o.tag ? `${o.tag}: ` : "";
-    const folds: FoldUnderTest[] = [];
-    try {
-      for (const [f, part] of split.folds.entries()) {
-        const foldLabel = split.folds.length > 1 ? ` fold ${f + 1}/${split.folds.length}` : "";
-        const train = selectSetRows(data, part.train);
-        const validation = selectSetRows(data, part.validation);
-        const underTest: RouterUnderTest[] = [];
-        folds.push({ test: selectSetRows(data, part.test), validation, routers: underTest });
-        for (const entry of cfg.routers) {
-          const label = routerLabel(entry);
-          log(`${tag}training ${label} on ${split.name}${foldLabel} (${part.train.length} train, ${part.validation.length} validation)`);
-          const bar = progress(`train ${label}`);
-          let trained;
-          try {
-            trained = await trainRouter(train, validation, { spec: entry, seed: cfg.seed, onProgress: bar.update });
-          } finally {
-            bar.stop();
-          }
-          underTest.push({ name: label, router: trained.router });
-          if (o.staging !== undefined && !crossfit && getRouterFactory(entry.type).save) {
-            const rel = join("routers", split.name.replace(/[^A-Za-z0-9._-]/g, "_"), label);
-            await saveTrained(
-              join(o.staging, rel),
-              {
-                ...trained,
-                split: { ...splitCfg, seed: cfg.seed, name: split.name, dataset: split.dataset },
-                seed: cfg.seed,
-                embedder,
-                prefixes,
-                fittedOn: { train: idsOf(table, part.train), validation: idsOf(table, part.validation) },
-              },
-              await operatingPointsOn(trained.router, validation, cfg.seed),
-            );
-            files.push(rel);
-          }
-        }
-      }
-      const tested = split.folds.reduce((a, p) => a + p.test.length, 0);
-      log(`${tag}evaluating ${cfg.routers.length} router(s) on ${split.name} (${tested} test prompts${split.folds.length > 1 ? `, ${split.folds.length} folds` : ""})`);
-      const bar = progress(`evaluate ${split.name}`);
-      try {
-        return await evaluateFolds(folds, {
-          seed: cfg.seed,
-          bootstrap: o.bootstrap,
-          lambdas: cfg.evaluation.lambdas,
-          aiq: cfg.evaluation.aiq,
-          operatingPoints: cfg.evaluation.operatingPoints,
-          compareTo: cfg.evaluation.compareTo,
-          ...(cfg.evaluation.costRange ? { costRange: cfg.evaluation.costRange } : {}),
-          onProgress: bar.update,
-        });
-      } finally {
-        bar.stop();
-      }
-    } finally {
-      for (const f of folds) for (const u of f.routers) (u.router as { dispose?: () => void }).dispose?.();
-    }
-  };
-
   await writeDirAtomic(outDir, async (staging) => {
-    for (const { cfg: splitCfg, split } of splits) {
-      const result = await evaluateOne(all, splitCfg, split, { staging, bootstrap: cfg.evaluation.bootstrap });
+    // The real outcomes' jobs, then the permutation null's: the same splits, folds and routers on
+    // outcomes shuffled among each dataset's prompts (the embeddings are the prompts', unchanged).
+    // Point figures only for the shuffles: they are the null's sample themselves.
+    const shuffles = cfg.evaluation.nullShuffles ?? 0;
+    const jobs: SplitJob[] = [];
+    for (let k = 0; k <= shuffles; k++) {
+      for (const { cfg: splitCfg, split } of splits) jobs.push({ splitCfg, split, shuffle: k, bootstrap: k === 0 ? cfg.evaluation.bootstrap : 0, ...(k === 0 ? { staging } : {}) });
+    }
+    // A router type registered by the caller exists in this thread only: such a run stays here.
+    const custom = customRouterTypes();
+    if (custom.length && (opts.workers ?? 2) > 1) log(`router type(s) ${custom.join(", ")} registered in this thread: the splits run here, one after another`);
+    const workers = custom.length ? 1 : (opts.workers ?? defaultRunWorkers());
+    if (Math.min(workers, jobs.length) > 1) log(`${jobs.length} split job(s) on ${Math.min(workers, jobs.length)} worker threads`);
+    const done = await runSplitJobs({ cfg, data: all, embedder, prefixes }, jobs, { workers, log, progress, overall: progress });
+    for (const [j, { cfg: splitCfg, split }] of splits.entries()) {
+      files.push(...done[j].files);
       runs.push({
         name: split.name,
         dataset: split.dataset,
@@ -235,18 +188,10 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
         train: split.folds[0].train.length,
         validation: split.folds[0].validation.length,
         test: split.folds.reduce((a, p) => a + p.test.length, 0),
-        result,
+        result: done[j].result,
       });
     }
-    // The permutation null: the same splits, folds and routers on outcomes shuffled among each
-    // dataset's prompts (the embeddings are the prompts', unchanged). Point figures only: the
-    // shuffles themselves are the null's sample.
-    const shuffles = cfg.evaluation.nullShuffles ?? 0;
-    const draws: SplitResult[][] = splits.map(() => []);
-    for (let k = 1; k <= shuffles; k++) {
-      const shuffledData: TrainingSet = { table: shuffledOutcomes(table, `${cfg.seed}:${k}`), embeddings: all.embeddings };
-      for (const [j, { cfg: splitCfg, split }] of splits.entries()) draws[j].push(await evaluateOne(shuffledData, splitCfg, split, { bootstrap: 0, tag: `null ${k}/${shuffles}` }));
-    }
+    const draws: SplitResult[][] = splits.map((_, j) => Array.from({ length: shuffles }, (_, k) => done[(k + 1) * splits.length + j].result));
     const entries = runs.map((r, j) => {
       // Same split labels as `routekit eval`: the kind in-distribution, the split name out of it.
       return splitEntry(r.dataset, r.kind === "in-distribution" ? (r.pooled ? "pooled" : r.kind) : r.name, r.result, { maxPoints: cfg.evaluation.maxPoints, nullDraws: draws[j] });

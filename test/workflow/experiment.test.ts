@@ -141,7 +141,10 @@ describe("routekit run", () => {
     const before = await readFile(join(out, "results.json"), "utf8");
     // a router that fails inside training, after the first has been trained and saved: mid-run
     const bad = { ...good, routers: [good.routers[1], { type: "fails-to-fit", params: {}, grid: {} }] };
-    await expect(runExperiment(bad, { outDir: out, cacheDir: join(dir, "cache") })).rejects.toThrow(/fit failed/);
+    const logs: string[] = [];
+    await expect(runExperiment(bad, { outDir: out, cacheDir: join(dir, "cache"), log: (l) => logs.push(l) })).rejects.toThrow(/fit failed/);
+    // A router type registered here is unknown to worker threads: the run stays in this thread.
+    expect(logs).toContain("router type(s) fails-to-fit registered in this thread: the splits run here, one after another");
     expect(await readFile(join(out, "results.json"), "utf8")).toBe(before);
     expect((await readdir(dir)).filter((f) => f.includes(".tmp-"))).toEqual([]);
   });
