@@ -229,7 +229,8 @@ export function parseCollectConfig(text: string, file = "<config>", opts: ParseC
   const located = parseLocated(text, file);
   const parsed = schema.safeParse(located.doc.toJS());
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+    // A misspelt key also makes its correct spelling missing: name the misspelling.
+    const issue = parsed.error.issues.find((i) => i.code === "unrecognized_keys") ?? parsed.error.issues[0];
     const path = issue.code === "unrecognized_keys" && issue.keys.length ? [...issue.path, issue.keys[0]] : issue.path;
     throw issueAt(located, file, path, issue.message);
   }
