@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .argument("<config>", "experiment config, e.g. experiments/default.yaml")
     .option("--out <dir>", "output directory, replaced whole in one atomic step (default: the config's `output`, else runs/<name>)")
     .option("--cache-dir <dir>", `embedding cache (default: $ROUTEKIT_CACHE_DIR or ${defaultCacheDir()})`)
-    .option("--workers <n>", "worker threads for the splits' training and evaluation (default: one per core; 1 runs them one after another in this thread); results.json does not depend on it")
+    .option("--workers <n>", "worker threads for the splits' training and evaluation (default: one per core, at most 8; 1 runs them one after another in this thread); results.json does not depend on it")
     .option("--json", "print the summary as JSON")
     .option("--quiet", "no progress output")
     .action(async (file: string, o: { out?: string; cacheDir?: string; workers?: string; json?: boolean; quiet?: boolean }) => {

@@ -13,9 +13,12 @@ import { InputError } from "../util/errors.js";
 import { startWorker } from "../util/start-worker.js";
 import { SplitJobRunner, type SplitJob, type SplitJobContext, type SplitJobHooks, type SplitJobResult } from "./split-job.js";
 
-/** Default worker threads for `run`: one per core (each wasm worker keeps one core busy). */
+/** At most this many worker threads by default: each holds its job's rows and models in memory. */
+export const DEFAULT_MAX_RUN_WORKERS = 8;
+
+/** Default worker threads for `run`: one per core (each wasm worker keeps one core busy), at most DEFAULT_MAX_RUN_WORKERS. */
 export function defaultRunWorkers(): number {
-  return availableParallelism();
+  return Math.min(availableParallelism(), DEFAULT_MAX_RUN_WORKERS);
 }
 
 /** Messages between the pool and a worker (split-worker.ts). */
