@@ -43,7 +43,7 @@ export async function writePrompts(dir: string, n: number, name = "prompts.jsonl
   return path;
 }
 
-/** A collect file for the three models on `baseUrl` (prices differ per model), with extra top-level YAML. */
+/** A collect file for the three models on `baseUrl` (prices differ per model; numeric scorer unless `extra` names one), with extra top-level YAML. */
 export async function writeCollectFile(dir: string, baseUrl: string, extra = "", name = "collect.yaml", modelExtra = ""): Promise<string> {
   const prices: Record<string, [number, number]> = { strong: [10, 30], medium: [1, 2], weak: [0.1, 0.2] };
   const lines = [
@@ -52,7 +52,7 @@ export async function writeCollectFile(dir: string, baseUrl: string, extra = "",
     "defaults:",
     "  options: { max_tokens: 64, temperature: 0 }",
     "  timeoutSeconds: 5",
-    "scorer: { type: numeric }",
+    ...(/^scorer:/m.test(extra) ? [] : ["scorer: { type: numeric }"]),
     "retry: { maxAttempts: 5, baseDelayMs: 5, maxDelayMs: 50 }",
     extra,
   ];
