@@ -99,6 +99,12 @@ describe("collect file", () => {
       await expect(readPrompts(f)).rejects.toThrow(/p\.jsonl, row 2, field "text": missing value/);
     });
 
+    it("the example in examples/collect is valid: its dry run lists 8 prompts x 3 models", async () => {
+      const d = await runCli(["collect", "examples/collect/collect.yaml", "--out", join(dir, "example.arrow"), "--dry-run", "--json", "--max-spend", "2"], { env: {} });
+      expect(d.code, d.stderr).toBe(0);
+      expect(JSON.parse(d.stdout)).toMatchObject({ cells: 24, calls: 24, done: 0 });
+    });
+
     it("the CLI prints the one line and exits 1", async () => {
       const c = join(dir, "bad.yaml");
       await writeFile(c, GOOD.replace("input: 0.5", 'input: "cheap"'));
