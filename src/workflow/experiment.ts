@@ -176,7 +176,6 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunOptions = {}
     const custom = customRouterTypes();
     if (custom.length && (opts.workers ?? 2) > 1) log(`router type(s) ${custom.join(", ")} registered in this thread: the splits run here, one after another`);
     const workers = custom.length ? 1 : (opts.workers ?? defaultRunWorkers());
-    if (Math.min(workers, jobs.length) > 1) log(`${jobs.length} split job(s) on ${Math.min(workers, jobs.length)} worker threads`);
     const done = await runSplitJobs({ cfg, data: all, embedder, prefixes }, jobs, { workers, log, progress, overall: progress });
     for (const [j, { cfg: splitCfg, split }] of splits.entries()) {
       files.push(...done[j].files);

@@ -1,6 +1,7 @@
 /**
  * One `routekit run` worker thread: receives the run's shared context once (workerData), then
- * runs the split jobs it is sent, one at a time (see split-pool.ts). Log lines go to the parent;
+ * runs the tasks it is sent (train one router on one fold; evaluate a split), one at a time
+ * (see split-pool.ts). Log lines go to the parent;
  * per-router progress bars stay off (the parent shows one bar over all jobs).
  */
 import { parentPort, workerData } from "node:worker_threads";
@@ -21,7 +22,8 @@ const hooks = {
 port.on("message", async (m: ToWorker) => {
   try {
     runner ??= new SplitJobRunner((workerData as { ctx: SplitJobContext }).ctx);
-    send({ kind: "done", id: m.id, out: await runner.run(m.job, hooks) });
+    if (m.kind === "train") send({ kind: "trained", id: m.id, out: await runner.trainTask(m.job, m.fold, m.entry, hooks) });
+    else send({ kind: "evaluated", id: m.id, out: await runner.evaluateTask(m.job, m.recorded, hooks) });
   } catch (err) {
     send({ kind: "failed", id: m.id, error: serializeError(err) });
   }

@@ -24,7 +24,7 @@ describe("run's split jobs on worker threads", () => {
     dir = await mkdtemp(join(tmpdir(), "rk-pool-"));
     await writeOutcomeTable(join(dir, "t.arrow"), table);
   });
-  const config = (evaluation: string) => `
+  const config = (evaluation: string, onlyPooled = false) => `
 name: pool-test
 seed: 11
 data:
@@ -33,9 +33,7 @@ splits:
   - kind: in-distribution
     validationFraction: 0.25
     pooled: true
-  - kind: in-distribution
-    validationFraction: 0.25
-embedder:
+${onlyPooled ? "" : "  - kind: in-distribution\n    validationFraction: 0.25\n"}embedder:
   spec: hash:64
 routers:
   - type: knn
@@ -81,7 +79,7 @@ ${evaluation}`;
       const logs: string[] = [];
       const serial = await runExperiment(cfg, { outDir: join(dir, `${protocol}-1`), cacheDir: cache, workers: 1 });
       const parallel = await runExperiment(cfg, { outDir: join(dir, `${protocol}-2`), cacheDir: cache, workers: 2, log: (l) => logs.push(l) });
-      expect(logs.some((l) => /split job\(s\) on 2 worker threads/.test(l))).toBe(true);
+      expect(logs.some((l) => /^\d+ split job\(s\), \d+ router trainings, on 2 worker threads$/.test(l))).toBe(true);
       // Worker log lines reach the caller (every router's training is logged).
       expect(logs.filter((l) => /^training knn on /.test(l)).length).toBeGreaterThan(0);
       expect(logs.some((l) => /^null 1\/\d+: training /.test(l))).toBe(true);
@@ -98,6 +96,18 @@ ${evaluation}`;
       }
     }, 300_000);
   }
+
+  it("a run of one split still uses both threads (a task per router), with the same bytes", async () => {
+    const cfg = parseExperiment(config("  bootstrap: 30\n", true), "p.yaml");
+    const cache = join(dir, "cache");
+    const logs: string[] = [];
+    await runExperiment(cfg, { outDir: join(dir, "one-1"), cacheDir: cache, workers: 1 });
+    await runExperiment(cfg, { outDir: join(dir, "one-2"), cacheDir: cache, workers: 2, log: (l) => logs.push(l) });
+    expect(logs).toContain("1 split job(s), 6 router trainings, on 2 worker threads");
+    const a = await readFile(join(dir, "one-1", "results.json"));
+    expect((await readFile(join(dir, "one-2", "results.json"))).equals(a)).toBe(true);
+    expect(JSON.parse(a.toString()).splits.length).toBe(1);
+  }, 300_000);
 
   it("a router that fails inside a worker fails the run with the same one-line InputError as in one thread", async () => {
     const cfg = parseExperiment(config("  bootstrap: 0\n"), "p.yaml");
