@@ -1,7 +1,10 @@
 /**
  * A fake OpenAI-compatible endpoint on 127.0.0.1 for tests and benchmarks: canned answers that
- * name the model asked for, streaming or not, with per-model behaviour set at run time (fail
- * with a status, answer slowly, drop the connection) and a record of every request received.
+ * name the model asked for (or `answer(model, body)`'s text, with `usage(...)`'s counts or none),
+ * streaming or not, with per-model behaviour set at run time (fail with a status and an optional
+ * Retry-After, answer slowly, drop the connection, hang; for the next `times` requests or until
+ * set again), a record of every request received and of every one answered with 200, and a hold
+ * (`stopAnsweringAfter`) that leaves requests in flight, for kill tests.
  * Never listens beyond the loopback address.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";

@@ -375,23 +375,31 @@ export async function collectOutcomes(opts: CollectOptions): Promise<{ table: Ou
     }
     progress();
     const workers: Promise<void>[] = [];
+    // An unexpected error (the journal cannot be written: a full disk) stops every worker before
+    // the journal closes, so no answer arrives that could not be recorded.
+    let crashed: { error: unknown } | null = null;
     for (const [url, q] of queues) {
       let next = 0;
       const n = Math.min(q.length, config.limitsOf(url).concurrency);
       for (let w = 0; w < n; w++) {
         workers.push(
           (async () => {
-            while (next < q.length && !stoppedBy) {
-              const c = q[next++];
-              if (!(await runCell(c))) return;
-              done++;
-              progress();
+            try {
+              while (next < q.length && !stoppedBy && !crashed) {
+                const c = q[next++];
+                if (!(await runCell(c))) return;
+                done++;
+                progress();
+              }
+            } catch (error) {
+              crashed ??= { error };
             }
           })(),
         );
       }
     }
     await Promise.all(workers);
+    if (crashed) throw (crashed as { error: unknown }).error;
     progress();
     const built = await buildTable(prompts, config.models, state, scorer, jh);
     const report: CollectReport = {

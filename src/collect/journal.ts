@@ -12,12 +12,18 @@
  * line; opening the journal drops such a torn tail (it belonged to a call whose result was never
  * confirmed) and truncates the file to its last whole line before appending. A damaged line
  * anywhere else is an error naming the file and line: it was not made by a kill.
+ *
+ * One writer at a time: `<journal>.lock` holds the writer's pid and host. A second run on the same
+ * journal is refused (it would call the same cells); a lock whose process is gone (same host) is
+ * taken over, so a killed run does not block its resume.
  */
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { hostname } from "node:os";
 import { mkdir } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import { InputError } from "../util/errors.js";
+import { pidAlive } from "../util/process.js";
 
 export const JOURNAL_VERSION = 1;
 
@@ -121,6 +127,7 @@ export class Journal {
     private fd: number | null,
     readonly contents: JournalContents,
     private readonly sync: boolean,
+    private readonly lock: string,
   ) {}
 
   /**
@@ -130,10 +137,12 @@ export class Journal {
    */
   static async open(path: string, opts: { sync?: boolean } = {}): Promise<Journal> {
     await mkdir(dirname(path), { recursive: true });
+    const lock = takeLock(path);
     let fd: number;
     try {
       fd = openSync(path, "a+");
     } catch (err) {
+      releaseLock(lock);
       throw new InputError(`cannot open the journal: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { file: path });
     }
     const size = fstatSync(fd).size;
@@ -149,13 +158,14 @@ export class Journal {
       contents = parseJournal(buf.subarray(0, off).toString("utf8"), path);
     } catch (err) {
       closeSync(fd);
+      releaseLock(lock);
       throw err;
     }
     if (contents.tornBytes > 0) {
       ftruncateSync(fd, off - contents.tornBytes);
       fdatasyncSync(fd);
     }
-    return new Journal(path, fd, contents, opts.sync ?? true);
+    return new Journal(path, fd, contents, opts.sync ?? true, lock);
   }
 
   /** Read a journal without changing it (dry runs); a missing file is an empty journal. */
@@ -181,7 +191,50 @@ export class Journal {
   }
 
   close(): void {
-    if (this.fd !== null) closeSync(this.fd);
+    if (this.fd === null) return;
+    closeSync(this.fd);
     this.fd = null;
+    releaseLock(this.lock);
+  }
+}
+
+/** Take `<journal>.lock` (see the module comment); returns its path. */
+function takeLock(journal: string): string {
+  const lock = `${journal}.lock`;
+  const me = JSON.stringify({ pid: process.pid, host: hostname() });
+  for (let tries = 0; tries < 3; tries++) {
+    try {
+      const fd = openSync(lock, "wx");
+      writeSync(fd, me);
+      closeSync(fd);
+      return lock;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new InputError(`cannot lock the journal: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { file: lock });
+    }
+    let holder: { pid?: unknown; host?: unknown } = {};
+    try {
+      holder = JSON.parse(readFileSync(lock, "utf8")) as typeof holder;
+    } catch {
+      // empty or half-written: its writer died between create and write
+    }
+    const pid = typeof holder.pid === "number" ? holder.pid : null;
+    if (holder.host !== undefined && holder.host !== hostname()) {
+      throw new InputError(`another routekit collect (pid ${String(pid)} on ${String(holder.host)}) holds this journal; if it is gone, remove ${lock}`, { file: journal });
+    }
+    if (pid !== null && pidAlive(pid)) throw new InputError(`another routekit collect (pid ${pid}) is writing this journal; wait for it to end, or give another --journal`, { file: journal });
+    try {
+      unlinkSync(lock); // its process is gone: a killed run's lock
+    } catch {
+      // taken over by another waiter meanwhile: try again
+    }
+  }
+  throw new InputError(`cannot lock the journal: ${lock} keeps coming back`, { file: journal });
+}
+
+function releaseLock(lock: string): void {
+  try {
+    unlinkSync(lock);
+  } catch {
+    // already gone
   }
 }

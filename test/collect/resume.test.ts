@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FakeOpenAI } from "../../bench/fake-openai.js";
 import { readOutcomeTable } from "../../src/data/arrow-io.js";
+import { Journal } from "../../src/collect/journal.js";
 import { runCollect } from "../../src/workflow/collect.js";
 import { CLI, runCli } from "../helpers/cli.js";
 import { KEY_ENV, MODELS, promptOf, startArithmeticFake, writeCollectFile, writePrompts } from "./fixtures.js";
@@ -57,6 +58,7 @@ describe("collect: kill and resume", () => {
     expect(await exited).toBe(-1);
     expect(await lines(journal)).toBe(300);
     await expect(readFile(out)).rejects.toThrow(); // no table: the run never finished
+    expect(await readFile(`${journal}.lock`, "utf8")).toMatch(/"pid"/); // the killed run's lock, taken over below
 
     fake.stopAnsweringAfter(null);
     const r = await runCli(["collect", config, "--prompts", prompts, "--out", out, "--json"], { env: KEY_ENV });
@@ -72,7 +74,44 @@ describe("collect: kill and resume", () => {
     expect([...perCell.values()].every((n) => n === 1)).toBe(true);
     const t = await readOutcomeTable(out);
     expect(t.scores.every((s) => s === 0 || s === 1)).toBe(true);
+    await expect(readFile(`${journal}.lock`)).rejects.toThrow(); // released
     for (const m of MODELS) fake.set(m, { kind: "ok" });
+  });
+
+  it("Ctrl-C (SIGINT) stops starting calls, lets those in flight finish and writes the table", async () => {
+    const prompts = await writePrompts(dir, 100, "hundred.jsonl");
+    const config = await writeCollectFile(dir, fake.baseUrl, "limits: { concurrency: 4 }", "hundred.yaml");
+    const out = join(dir, "interrupted.arrow");
+    for (const m of MODELS) fake.set(m, { kind: "ok", delayMs: 30 });
+    const answered = fake.answered.length;
+    const child = spawn(process.execPath, [CLI, "collect", config, "--prompts", prompts, "--out", out, "--json"], { env: { ...process.env, ...KEY_ENV }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout!.on("data", (d) => (stdout += d));
+    const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    await until(() => fake.answered.length - answered >= 40);
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+    const report = JSON.parse(stdout) as { called: number; notCalled: number; missing: number; stoppedBy: string };
+    expect(report.stoppedBy).toBe("stop");
+    expect(report.notCalled).toBeGreaterThan(0);
+    expect(report.missing).toBe(report.notCalled);
+    // every call the server answered was journaled: none lost in flight
+    expect(fake.answered.length - answered).toBe(report.called);
+    expect(await lines(`${out}.journal.jsonl`)).toBe(report.called);
+    const t = await readOutcomeTable(out);
+    expect(t.scores.filter(Number.isNaN)).toHaveLength(report.notCalled);
+    for (const m of MODELS) fake.set(m, { kind: "ok" });
+  });
+
+  it("a second run on a journal in use is refused", async () => {
+    const journal = join(dir, "busy.jsonl");
+    const held = await Journal.open(journal);
+    try {
+      await expect(Journal.open(journal)).rejects.toThrow(new RegExp(`busy\\.jsonl: another routekit collect \\(pid ${process.pid}\\) is writing this journal`));
+    } finally {
+      held.close();
+    }
+    (await Journal.open(journal)).close();
   });
 
   it("a torn last journal line is dropped and its cell called again", async () => {

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { FakeOpenAI } from "../../bench/fake-openai.js";
 import type { CallRecord } from "../../src/collect/journal.js";
 import { runCollect } from "../../src/workflow/collect.js";
+import { retryAfterMs } from "../../src/server/upstream-call.js";
 import { KEY_ENV, MODELS, startArithmeticFake, writeCollectFile, writePrompts } from "./fixtures.js";
 
 let dir = "";
@@ -83,6 +84,25 @@ describe("collect: retries", () => {
     const r = await runCollect({ config, prompts, out: out(), env: KEY_ENV });
     expect(r.report.missing).toBe(4);
     expect(r.report.failures.map((f) => f.error)).toEqual(Array(4).fill(expect.stringMatching(/answered 503.*\(after 5 attempts\)/)));
+  });
+
+  it("with a spend cap, attempts that time out or drop count at their worst case (they may have been billed)", async () => {
+    fake.set("medium", { kind: "drop", times: 2 });
+    const r = await runCollect({ config, prompts, out: out(), env: KEY_ENV, maxSpend: 1 });
+    expect(r.report.missing).toBe(0);
+    const j = (await journalOf(r.journal)) as (CallRecord & { ok: true })[];
+    const unconfirmed = j.reduce((a, x) => a + x.unconfirmedCost, 0);
+    expect(unconfirmed).toBeGreaterThan(0);
+    expect(j.filter((x) => x.unconfirmedCost > 0).every((x) => x.model === "medium" && x.attempts > 1)).toBe(true);
+    expect(r.report.modelSpent).toBeCloseTo(j.reduce((a, x) => a + x.cost, 0) + unconfirmed, 12);
+  });
+
+  it("Retry-After in seconds or as an HTTP date", () => {
+    expect(retryAfterMs("3")).toBe(3000);
+    expect(retryAfterMs("0.5")).toBe(500);
+    expect(retryAfterMs(new Date(10_000).toUTCString(), 4_000)).toBe(6000);
+    expect(retryAfterMs("soon")).toBeNull();
+    expect(retryAfterMs(null)).toBeNull();
   });
 
   it("token counts come from usage, and are estimated (and marked) when the answer has none", async () => {
