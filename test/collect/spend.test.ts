@@ -38,6 +38,31 @@ const journalSpend = async (p: string) =>
     .reduce((a, r) => a + (r.ok ? r.cost : 0) + r.unconfirmedCost, 0);
 
 describe("collect: --max-spend", () => {
+  it("with every call costing its worst case and 8 in flight, stops at the cap and never over it", async () => {
+    // usage at the bound itself (every byte a token, the template's allowance, max_tokens out):
+    // only reserving the worst case of the calls in flight keeps such a run under its cap
+    const worstFake = await startArithmeticFake({
+      usage: (_m, body) => {
+        const msgs = body.messages as { content: string }[];
+        const input = msgs.reduce((a, x) => a + Buffer.byteLength(x.content) + 8, 16);
+        return { prompt_tokens: input, completion_tokens: 64, total_tokens: input + 64 };
+      },
+    });
+    try {
+      for (const m of MODELS) worstFake.set(m, { kind: "ok", delayMs: 20 });
+      const worstConfig = await writeCollectFile(dir, worstFake.baseUrl, "limits: { concurrency: 8 }", "worst.yaml");
+      const cap = 0.03;
+      const r = await runCollect({ config: worstConfig, prompts, out: join(dir, "worst.arrow"), env: KEY_ENV, maxSpend: cap });
+      expect(r.report.stoppedBy).toBe("max-spend");
+      expect(r.report.modelSpent).toBeLessThanOrEqual(cap);
+      // cleanly at the cap: what is left is less than one strong call's worst case (~0.0025)
+      expect(r.report.modelSpent).toBeGreaterThan(cap - 0.003);
+      expect(await journalSpend(r.journal)).toBeCloseTo(r.report.modelSpent, 12);
+    } finally {
+      await worstFake.close();
+    }
+  });
+
   it("stops cleanly at the cap, never over it, and a resumed run counts what the journal spent", async () => {
     const out = join(dir, "capped.arrow");
     const cap = 0.005;
