@@ -105,6 +105,18 @@ describe("collect file", () => {
       expect(JSON.parse(d.stdout)).toMatchObject({ cells: 24, calls: 24, done: 0 });
     });
 
+    it("an output that is an input is refused before any work, in one line naming the option", async () => {
+      const c = join(dir, "ok.yaml");
+      const p = join(dir, "in.jsonl");
+      await writeFile(c, GOOD);
+      await writeFile(p, '{"text": "x", "reference": "y"}\n');
+      const r = await runCli(["collect", c, "--prompts", p, "--out", p], { env });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/--out: .*in\.jsonl is also an input of this command/);
+      const j = await runCli(["collect", c, "--prompts", p, "--out", join(dir, "x.arrow"), "--journal", c], { env });
+      expect(j.stderr).toMatch(/--journal: .*ok\.yaml is also an input of this command/);
+    });
+
     it("the CLI prints the one line and exits 1", async () => {
       const c = join(dir, "bad.yaml");
       await writeFile(c, GOOD.replace("input: 0.5", 'input: "cheap"'));

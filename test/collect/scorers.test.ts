@@ -76,6 +76,13 @@ describe("built-in scorers", () => {
   });
 });
 
+describe("the library entry point", () => {
+  it("exports collect and the scorer type's helpers", async () => {
+    const routekit = (await import("../../src/index.js")) as Record<string, unknown>;
+    for (const name of ["runCollect", "dryRunCollect", "collectOutcomes", "builtinScorer", "readPrompts", "parseCollectConfig"]) expect(typeof routekit[name], name).toBe("function");
+  });
+});
+
 describe("--scorer strings", () => {
   it("parse into scorer specs; mistakes name --scorer", () => {
     expect(parseScorerOption("numeric")).toEqual({ type: "numeric", tolerance: 1e-6 });
