@@ -137,6 +137,13 @@ describe("scorers in a run", () => {
     expect(exact.table.scores[0]).toBe(1);
   });
 
+  it("reads prompts from Parquet (a missing dataset falls back to the eval, as in imports)", async () => {
+    const r = await runCollect({ config, prompts: "test/collect/fixtures/prompts.parquet", out: join(dir, "pq.arrow"), env: KEY_ENV });
+    expect(r.table.ids).toEqual(["pq1", "pq2", "pq3"]);
+    expect(r.table.datasets).toEqual(["sums", "sums", "default"]);
+    expect([...r.table.scores.filter((_, k) => k % 3 === 0)]).toEqual([1, 1, 1]);
+  });
+
   it("reads prompts from CSV; a scorer that needs references refuses prompts without them", async () => {
     const csv = join(dir, "prompts.csv");
     await writeFile(csv, 'id,text,eval,answer\nc1,"Question 1: what is 37 plus 53?",mmlu-algebra,90\nc2,"Question 2: what is 74 plus 17?",mmlu-algebra,91\n');
