@@ -26,3 +26,5 @@ import { knnBench } from "./knn.js";
 benches.push(knnBench);
 import { encoderBench } from "./encoder.js";
 benches.push(encoderBench);
+import { embedRemoteBench } from "./embed-remote.js";
+benches.push(embedRemoteBench);

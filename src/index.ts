@@ -7,6 +7,8 @@ export { InputError } from "./util/errors.js";
 export { synthesize, synthesizeWithLatents, summarizeSynth, benchmarkWeights, DEFAULT_SYNTH_OPTIONS, type SynthOptions, type SynthLatents, type SynthSummary, type SynthModelSummary } from "./data/synth/index.js";
 export * from "./embed/index.js";
 export { createUseLiteStaticEmbedder, useLiteStaticEmbedderId, staticTablePath, STATIC_RECIPE, type UseLiteStaticOptions } from "./embed/use-lite-static.js";
+export { createOpenAIEmbedder, openaiEmbedderId, openaiOptionsFromEnv, OPENAI_EMBEDDER_DEFAULTS, type OpenAIEmbedderOptions } from "./embed/openai.js";
+export { PartialEmbedError } from "./embed/partial.js";
 export { importFiles, IMPORT_FORMATS, loadPrices, parsePythonStringList, PythonLiteralError, PICKLE_TO_PARQUET, type ImportFormat, type ImportOptions, type ImportReport, type PriceTable } from "./data/importers/index.js";
 export { tableInfo, oracleChoice, type TableInfo, type ModelInfo } from "./data/info.js";
 export { makeSplits, pooledSplit, crossFitFolds, idsOf, splitKey, splitSpecOf, ROUTERBENCH_SPLIT, DEFAULT_FOLDS, type Split, type SplitSpec } from "./data/splits.js";

@@ -11,6 +11,7 @@ import { acquireLock, tryLock } from "./lock.js";
 import { DEFAULT_EMBEDDER_SPEC, createEmbedder, embedderIdOf } from "./registry.js";
 import { type PrefixMap, learnSharedPrefixes, normalizePreparation, prepareTexts } from "./prepare.js";
 import { defaultCacheDir } from "./paths.js";
+import { PartialEmbedError } from "./partial.js";
 
 export interface EmbedTableOptions {
   /** Embedder spec (default `use-lite`); ignored when `embedder` is given. */
@@ -107,6 +108,10 @@ export async function embedTexts(texts: readonly string[], evals: readonly strin
       const embedder = opts.embedder ?? (await createEmbedder(spec, { modelDir: opts.modelDir, threads: opts.threads }));
       try {
         dim = embedder.dimension;
+        if (cache?.dimension && cache.dimension !== dim) {
+          // Same id, another dimension: a remote endpoint now serves another model under the name.
+          throw new Error(`${embedder.id} now gives ${dim}-dimensional vectors, but the cache holds ${cache.dimension}-dimensional ones under that id (${cache.dir}); remove that directory or use another --cache-dir`);
+        }
         const size = shardSizeOf(opts);
         // Rows still to fill per hash, to report progress in rows (duplicates count once each).
         const rowsOf = new Map<string, number>();
@@ -115,10 +120,20 @@ export async function embedTexts(texts: readonly string[], evals: readonly strin
         for (let s = 0; s < missing.length; s += size) {
           const chunk = missing.slice(s, s + size);
           const before = done;
-          const vectors = await embedder.embed(
-            chunk.map((h) => missingText.get(h)!),
-            (k, total) => progress(before + Math.round((k / total) * chunk.reduce((a, h) => a + rowsOf.get(h)!, 0)), n),
-          );
+          let vectors: Float32Array;
+          try {
+            vectors = await embedder.embed(
+              chunk.map((h) => missingText.get(h)!),
+              (k, total) => progress(before + Math.round((k / total) * chunk.reduce((a, h) => a + rowsOf.get(h)!, 0)), n),
+            );
+          } catch (err) {
+            // The rows an embedder finished before failing (a remote endpoint that stopped
+            // answering) are stored first, so that the rerun asks only for the rest.
+            if (cache && err instanceof PartialEmbedError && err.rows.length && err.vectors.length === err.rows.length * dim) {
+              await cache.append(err.rows.map((r) => chunk[r]), err.vectors, dim).catch(() => {}); // the embedder's error is the one to report
+            }
+            throw err;
+          }
           if (vectors.length !== chunk.length * dim) throw new Error(`embedder ${embedder.id} returned ${vectors.length} floats for ${chunk.length} x ${dim}`);
           if (cache) await cache.append(chunk, vectors, dim);
           chunk.forEach((h, row) => computed.set(h, { vectors, row }));

@@ -1,11 +1,13 @@
 /**
- * Embedder specs: `use-lite` (default), `use-lite-static`, `hash` / `hash:<dim>`, `hf:<model-id>`.
+ * Embedder specs: `use-lite` (default), `use-lite-static`, `hash` / `hash:<dim>`, `hf:<model-id>`,
+ * `openai:<model>@<base-url>` (a remote OpenAI-compatible /embeddings endpoint; see openai.ts).
  * The id is known without loading the model, so a run served entirely from the cache never loads
  * it (use-lite-static's id is its token table's hash: the table is built on first use).
  */
 import type { Embedder } from "./embedder.js";
 import { InputError } from "../util/errors.js";
 import { DEFAULT_HASH_DIM, createHashEmbedder, hashEmbedderId } from "./hash.js";
+import { createOpenAIEmbedder, openaiEmbedderId, openaiOptionsFromEnv, parseOpenAISpec } from "./openai.js";
 
 export const DEFAULT_EMBEDDER_SPEC = "use-lite";
 
@@ -16,7 +18,7 @@ export interface EmbedderOptions {
   threads?: number;
 }
 
-export type ParsedSpec = { kind: "use-lite" } | { kind: "use-lite-static" } | { kind: "hash"; dim: number } | { kind: "hf"; model: string };
+export type ParsedSpec = { kind: "use-lite" } | { kind: "use-lite-static" } | { kind: "hash"; dim: number } | { kind: "hf"; model: string } | { kind: "openai"; model: string; baseUrl: string };
 
 export function parseEmbedderSpec(spec: string): ParsedSpec {
   const s = spec.trim();
@@ -30,7 +32,8 @@ export function parseEmbedderSpec(spec: string): ParsedSpec {
     return { kind: "hash", dim };
   }
   if (s.startsWith("hf:") && s.length > 3) return { kind: "hf", model: s.slice(3) };
-  throw new InputError(`unknown embedder "${spec}"; expected use-lite, use-lite-static, hash, hash:<dim> or hf:<model-id>`, { field: "embedder" });
+  if (s.startsWith("openai:")) return { kind: "openai", ...parseOpenAISpec(s) };
+  throw new InputError(`unknown embedder "${spec}"; expected use-lite, use-lite-static, hash, hash:<dim>, hf:<model-id> or openai:<model>@<base-url>`, { field: "embedder" });
 }
 
 /** The cache identity of a spec, without loading anything heavy. */
@@ -39,6 +42,7 @@ export async function embedderIdOf(spec: string): Promise<string> {
   if (p.kind === "hash") return hashEmbedderId(p.dim);
   if (p.kind === "use-lite") return (await import("./use-lite.js")).useLiteEmbedderId();
   if (p.kind === "use-lite-static") return (await import("./use-lite-static.js")).useLiteStaticEmbedderId();
+  if (p.kind === "openai") return openaiEmbedderId(p.model, p.baseUrl);
   return (await import("./hf.js")).hfEmbedderId(p.model);
 }
 
@@ -56,6 +60,8 @@ export async function createEmbedder(spec: string = DEFAULT_EMBEDDER_SPEC, opts:
     });
     return e;
   }
+  // Tuning and the key's variable come from the environment: see openaiOptionsFromEnv.
+  if (p.kind === "openai") return createOpenAIEmbedder(p.model, p.baseUrl, openaiOptionsFromEnv());
   const { createHfEmbedder } = await import("./hf.js");
   return createHfEmbedder(p.model, { modelDir: opts.modelDir, threads: opts.threads });
 }
