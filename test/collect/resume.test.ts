@@ -30,7 +30,7 @@ afterAll(async () => {
 
 const lines = async (p: string) => (await readFile(p, "utf8").catch(() => "")).split("\n").filter(Boolean).length;
 
-async function until(cond: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
+async function until(cond: () => Promise<boolean> | boolean, ms = 90_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error("timed out waiting");
@@ -76,7 +76,7 @@ describe("collect: kill and resume", () => {
     expect(t.scores.every((s) => s === 0 || s === 1)).toBe(true);
     await expect(readFile(`${journal}.lock`)).rejects.toThrow(); // released
     for (const m of MODELS) fake.set(m, { kind: "ok" });
-  });
+  }, 180_000);
 
   it("Ctrl-C (SIGINT) stops starting calls, lets those in flight finish and writes the table", async () => {
     const prompts = await writePrompts(dir, 100, "hundred.jsonl");
@@ -101,7 +101,7 @@ describe("collect: kill and resume", () => {
     const t = await readOutcomeTable(out);
     expect(t.scores.filter(Number.isNaN)).toHaveLength(report.notCalled);
     for (const m of MODELS) fake.set(m, { kind: "ok" });
-  });
+  }, 120_000);
 
   it("a second run on a journal in use is refused", async () => {
     const journal = join(dir, "busy.jsonl");
