@@ -165,7 +165,7 @@ describe("openai: embedder against a fake /v1/embeddings on 127.0.0.1", () => {
   });
 
   it("times out a hung request and retries it; one that never answers ends in one error line", async () => {
-    const e = await make({ batchSize: 5, concurrency: 1, maxAttempts: 3, timeoutMs: 200 });
+    const e = await make({ batchSize: 5, concurrency: 1, maxAttempts: 3, timeoutMs: 500 });
     fake.reset();
     fake.script({ kind: "hang" });
     const input = texts(5);
@@ -176,7 +176,7 @@ describe("openai: embedder against a fake /v1/embeddings on 127.0.0.1", () => {
     fake.fallback = { kind: "hang" };
     const err = await failure(e.embed(input));
     expect(err).toBeInstanceOf(PartialEmbedError);
-    expect(err.message).toBe(`openai:fake-model: POST ${fake.baseUrl}/embeddings: no answer within 0.2 s (gave up after 3 attempts)`);
+    expect(err.message).toBe(`openai:fake-model: POST ${fake.baseUrl}/embeddings: no answer within 0.5 s (gave up after 3 attempts)`);
     expect(fake.received).toHaveLength(3);
 
     fake.fallback = { kind: "drop" };
