@@ -26,5 +26,7 @@ import { knnBench } from "./knn.js";
 benches.push(knnBench);
 import { encoderBench } from "./encoder.js";
 benches.push(encoderBench);
+import { scaleBench } from "./scale.js";
+benches.push(scaleBench);
 import { embedRemoteBench } from "./embed-remote.js";
 benches.push(embedRemoteBench);
