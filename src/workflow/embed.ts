@@ -11,7 +11,7 @@ import type { SavedRouterManifest } from "../routers/artifact.js";
 import type { ProgressFn } from "../util/progress.js";
 
 export interface EmbedRowsOptions {
-  /** Embedder spec (use-lite, hash:<dim>, hf:<model>). */
+  /** Embedder spec (see parseEmbedderSpec: use-lite, use-lite-static, hash:<dim>, hf:<model>, openai:<model>@<url>). */
   spec: string;
   preparation?: Partial<PreparationOptions>;
   /** The shared prefixes to strip (a trained router's). Absent: learned on `learnOn`'s prompts. */
