@@ -153,14 +153,16 @@ export async function callChat(c: ChatCall): Promise<ChatAnswer> {
   const started = Date.now();
   const key = `${c.upstream.baseUrl}\u0000${c.upstream.model}\u0000${JSON.stringify(c.messages)}`;
   const estimate = estimateInputTokens(c.messages) + (c.maxOutput ?? 0);
-  /** What this call holds reserved in the spend cap now (0 after a settle). */
-  let reserved = c.reserved;
+  /** The worst case of one attempt, reserved in the spend cap while `holding`. */
+  const reserved = c.reserved;
   /** Worst-case US$ of attempts that timed out or dropped (already counted as spent). */
   let unconfirmed = 0;
   let attempt = 0;
+  /** Whether this call holds a reservation (of `reserved` US$, possibly 0) in the spend cap. */
+  let holding = true;
   const fail = (message: string, capped = false): never => {
-    if (reserved > 0) c.spend.settle(reserved, 0);
-    reserved = 0;
+    if (holding) c.spend.settle(reserved, 0);
+    holding = false;
     throw new ChatFailure(message, attempt, Date.now() - started, unconfirmed, capped);
   };
   for (;;) {
@@ -178,14 +180,22 @@ export async function callChat(c: ChatCall): Promise<ChatAnswer> {
       const body = ans.kind === "json" ? ans.body : {};
       const text = messageText(body);
       if (text === null) {
+        // Answered, so probably billed: a usage it gives is counted as spent.
+        const u = usageOf(body, c.messages, "");
         slot.release(estimate);
+        if (!u.estimated) {
+          const billed = costOf(c.price, u.inputTokens, u.outputTokens);
+          c.spend.settle(reserved, billed);
+          holding = false;
+          unconfirmed += billed;
+        }
         return fail(`the answer of "${c.upstream.name}" has no choices[0].message.content`);
       }
       const usage = usageOf(body, c.messages, text);
       slot.release(usage.inputTokens + usage.outputTokens);
       const cost = costOf(c.price, usage.inputTokens, usage.outputTokens);
       c.spend.settle(reserved, cost);
-      reserved = 0;
+      holding = false;
       return { text, ...usage, cost, attempts: attempt, latencyMs, elapsedMs: Date.now() - started, unconfirmedCost: unconfirmed };
     } catch (e) {
       if (e instanceof ChatFailure) throw e;
@@ -199,15 +209,15 @@ export async function callChat(c: ChatCall): Promise<ChatAnswer> {
     if (err.kind !== "status") {
       // The upstream may have done (and billed) the work: this attempt counts at its worst case.
       c.spend.settle(reserved, reserved);
+      holding = false;
       unconfirmed += reserved;
-      reserved = 0;
     }
     if (c.signal.aborted) fail(`stopped: ${err.message}`);
     if (!retryable(err)) fail(err.message);
     if (attempt >= c.retry.maxAttempts) fail(`${err.message} (after ${attempt} attempts)`);
-    if (reserved === 0) {
-      if (!c.spend.tryReserve(c.reserved)) fail(`${err.message}; not retried: the spend cap leaves no room for another attempt`, true);
-      reserved = c.reserved;
+    if (!holding) {
+      if (!c.spend.tryReserve(reserved)) fail(`${err.message}; not retried: the spend cap leaves no room for another attempt`, true);
+      holding = true;
     }
     let wait = Math.min(c.retry.maxDelayMs, c.retry.baseDelayMs * 2 ** (attempt - 1)) * jitter(key, attempt);
     if (err.retryAfterMs !== null) {

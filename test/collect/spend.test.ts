@@ -86,6 +86,17 @@ describe("collect: --max-spend", () => {
     expect(fake.answered.length - answered).toBe(more.report.called + same.report.called);
   });
 
+  it("a free model among priced ones: the run still stops at the cap (a zero reservation is settled too)", async () => {
+    const free = join(dir, "free.yaml");
+    await writeFile(free, (await readFile(config, "utf8")).replace("price: { input: 0.1, output: 0.2 }", "price: { input: 0, output: 0 }"));
+    fake.set("weak", { kind: "status", status: 400, times: 3 }); // failed free calls: their zero reservations must be settled
+    const r = await runCollect({ config: free, prompts, out: join(dir, "free.arrow"), env: KEY_ENV, maxSpend: 0.004 });
+    fake.set("weak", { kind: "ok", delayMs: 10 });
+    expect(r.report.stoppedBy).toBe("max-spend");
+    expect(r.report.failures.filter((f) => f.model === "weak")).toHaveLength(3);
+    expect(r.report.modelSpent).toBeLessThanOrEqual(0.004);
+  }, 20_000);
+
   it("a cap of 0 calls nothing", async () => {
     const before = fake.received.length;
     const r = await runCollect({ config, prompts, out: join(dir, "zero.arrow"), env: KEY_ENV, maxSpend: 0 });
