@@ -7,6 +7,8 @@ import { register as splitCommand } from "./split.js";
 export const commands: ((program: Command) => void)[] = [importCommand, infoCommand, splitCommand];
 import { register as registerSynth } from "./synth.js";
 commands.push(registerSynth);
+import { register as registerCollect } from "./collect.js";
+commands.push(registerCollect);
 import { register as registerEmbed } from "./embed.js";
 commands.push(registerEmbed);
 import { register as registerTrain } from "./train.js";

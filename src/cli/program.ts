@@ -1,6 +1,5 @@
 import { Command } from "commander";
 import { commands } from "./commands.js";
-import { register as registerCollect } from "./collect.js";
 import { packageVersion } from "../util/package-info.js";
 
 /** The whole CLI; each command lives in its own file under src/cli and is listed in commands.ts. */
@@ -10,7 +9,6 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .showHelpAfterError("(add --help for usage)");
   for (const register of commands) register(program);
-  registerCollect(program);
   // The command list shows one line each: the first sentence of the description, unless the
   // command set its own summary; `routekit <command> --help` shows the whole description.
   for (const cmd of program.commands) {

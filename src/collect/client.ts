@@ -12,8 +12,8 @@
  * and marked so. Cost = input tokens x input price + output tokens x output price (per 1M).
  */
 import { createHash } from "node:crypto";
-import { callUpstream, UpstreamError } from "../server/upstream-call.js";
-import type { Upstream } from "../server/upstreams.js";
+import { callUpstream, UpstreamError } from "../upstream/call.js";
+import type { Upstream } from "../upstream/config.js";
 import type { Price, RetryPolicy } from "./config.js";
 import type { EndpointLimiter, SpendCap } from "./limits.js";
 import type { Usage } from "./journal.js";

@@ -25,7 +25,7 @@ import { dirname, extname, isAbsolute, relative, resolve } from "node:path";
 import { z } from "zod";
 import { readInputFile } from "../data/input-file.js";
 import { checkUtf8, utf16Kind, utf16Message } from "../data/importers/text-encoding.js";
-import { DEFAULT_UPSTREAM_TIMEOUT_SECONDS, envVarName, httpUrl, type Upstream } from "../server/upstreams.js";
+import { DEFAULT_UPSTREAM_TIMEOUT_SECONDS, envVarName, httpUrl, type Upstream } from "../upstream/config.js";
 import { InputError } from "../util/errors.js";
 import { fieldOf, lineOf, parseLocated, type LocatedDocument } from "../util/yaml-located.js";
 

@@ -19,8 +19,8 @@ import { InputError } from "../util/errors.js";
 import { MicroBatcher, type BatcherOptions } from "./batcher.js";
 import { createMetrics, type ServerMetrics } from "./metrics.js";
 import { parseRoutingName, routingName } from "./model-names.js";
-import { callUpstream, UpstreamError } from "./upstream-call.js";
-import type { Upstreams } from "./upstreams.js";
+import { callUpstream, UpstreamError } from "../upstream/call.js";
+import type { Upstreams } from "../upstream/config.js";
 
 export interface ServedRouter {
   /** Served as model `router-<name>`. */

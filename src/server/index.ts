@@ -10,13 +10,13 @@ import { InputError } from "../util/errors.js";
 import { RoutingSession } from "../workflow/session.js";
 import { buildServer, type ServedRouter, type ServerOptions } from "./app.js";
 import { checkRouterName } from "./model-names.js";
-import { checkPoolsServed, loadUpstreams } from "./upstreams.js";
+import { checkPoolsServed, loadUpstreams } from "../upstream/config.js";
 
 export { buildServer, ApiError, promptOfMessages, planJson, DEFAULT_BODY_LIMIT, type ServerOptions, type ServedRouter } from "./app.js";
-export { loadUpstreams, parseUpstreams, checkPoolsServed, DEFAULT_UPSTREAM_TIMEOUT_SECONDS, type Upstream, type Upstreams } from "./upstreams.js";
+export { loadUpstreams, parseUpstreams, checkPoolsServed, DEFAULT_UPSTREAM_TIMEOUT_SECONDS, type Upstream, type Upstreams } from "../upstream/config.js";
 export { MicroBatcher, type BatcherOptions } from "./batcher.js";
 export { parseRoutingName, routingName, ROUTER_PREFIX } from "./model-names.js";
-export { callUpstream, rewriteSse, UpstreamError } from "./upstream-call.js";
+export { callUpstream, rewriteSse, UpstreamError } from "../upstream/call.js";
 
 /** Prompt embeddings a served router keeps in memory (repeated prompts skip the encoder). */
 export const SERVER_EMBEDDING_MEMO = 10_000;

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { FakeOpenAI } from "../../bench/fake-openai.js";
 import type { CallRecord } from "../../src/collect/journal.js";
 import { runCollect } from "../../src/workflow/collect.js";
-import { retryAfterMs } from "../../src/server/upstream-call.js";
+import { retryAfterMs } from "../../src/upstream/call.js";
 import { KEY_ENV, MODELS, startArithmeticFake, writeCollectFile, writePrompts } from "./fixtures.js";
 
 let dir = "";

@@ -1,9 +1,9 @@
 /** upstreams.yaml: validated with file, line and field; keys from the environment, never in messages; every pool model served. */
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { checkPoolsServed, loadUpstreams, parseUpstreams } from "../../src/server/upstreams.js";
+import { checkPoolsServed, loadUpstreams, parseUpstreams } from "../../src/upstream/config.js";
 import { parseRoutingName } from "../../src/server/model-names.js";
-import { rewriteSse } from "../../src/server/upstream-call.js";
+import { rewriteSse } from "../../src/upstream/call.js";
 
 const FILE = "upstreams.yaml";
 

@@ -9,7 +9,7 @@
  * key never.
  */
 import { Readable } from "node:stream";
-import type { Upstream } from "./upstreams.js";
+import type { Upstream } from "./config.js";
 
 export type UpstreamFailure = "timeout" | "connection" | "status";
 
