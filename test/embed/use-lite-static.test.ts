@@ -2,7 +2,7 @@
  * use-lite-static: the spec, the token table's build (deterministic, checked on load), and the
  * embedder over it (the Embedder contract, bitwise batch independence, similar texts closer).
  * Most cases build a table on a few hundred vocabulary rows (well under a second); one builds the
- * full table (about 5 s) in a temporary cache dir through the registry.
+ * full table (about 5 s on a quiet core) in a temporary cache dir through the registry.
  */
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -156,9 +156,6 @@ describe("use-lite-static table and embedder", { timeout: 120_000 }, () => {
       const full = decodeStaticTable(await readFile(path), path);
       expect(full.header.ids).toBeNull();
       expect(full.header.vocabulary).toBe(vocab.length);
-      // The full build's rows are bitwise those of a fresh build in this process.
-      const fresh = await buildStaticTable(model, vocab);
-      expect(fresh.header.sha256).toBe(full.header.sha256);
       const e = await createEmbedder("use-lite-static");
       expect(e.id).toBe(id);
       const v = await e.embed(SIMILAR);
