@@ -19,7 +19,8 @@
  *
  * Identity: the embedder id carries the recipe version and a hash of the table's bytes, so the
  * embedding cache keeps apart vectors of different tables (another use-lite version, another
- * TensorFlow.js backend whose float rounding differs, another recipe). Vectors are a function of
+ * recipe, or a machine whose wasm build rounds differently: the table is always built on the wasm
+ * backend, so that it does not depend on whether tfjs-node is installed). Vectors are a function of
  * the text alone, bitwise: the sum runs in float64 in token order, then is rounded once.
  *
  * The weighting (SIF with a = 1e-4, centring on the plain mean, no principal component removed)
@@ -43,6 +44,8 @@ export const STATIC_RECIPE = 1;
 export const STATIC_SIF_A = 1e-4;
 const FORMAT = "routekit.static-table/1";
 const MAGIC = Buffer.from("RKSTATIC\x01\n", "latin1");
+/** The TensorFlow.js backend the table is built with (see loadOrBuildStaticTable). */
+export const STATIC_BUILD_BACKEND = "wasm";
 /** Texts per model call while building: one-token texts are never padded, so this changes no bit. */
 const BUILD_CHUNK = 500;
 
@@ -184,7 +187,10 @@ export async function loadOrBuildStaticTable(path: string = staticTablePath()): 
     return t;
   }
   const { UseLiteModel } = await import("./use-lite-model.js");
-  const model = await UseLiteModel.load();
+  // Always the wasm backend (a dependency, so present everywhere), never the fastest one present:
+  // tfjs-node rounds differently, and the table, hence the id a saved router records, would then
+  // depend on what else the machine has installed. The build is a one-off 5 s either way.
+  const model = await UseLiteModel.load(STATIC_BUILD_BACKEND);
   let t: StaticTable;
   try {
     t = await buildStaticTable(model, await useLiteVocabulary());

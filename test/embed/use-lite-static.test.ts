@@ -19,6 +19,7 @@ import {
   loadOrBuildStaticTable,
   staticEmbedderFrom,
   staticTablePath,
+  STATIC_BUILD_BACKEND,
   useLiteVocabulary,
   type StaticTable,
 } from "../../src/embed/use-lite-static.js";
@@ -48,7 +49,7 @@ describe("use-lite-static table and embedder", { timeout: 120_000 }, () => {
   let dir: string;
 
   beforeAll(async () => {
-    [model, vocab] = await Promise.all([UseLiteModel.load(), useLiteVocabulary()]);
+    [model, vocab] = await Promise.all([UseLiteModel.load(STATIC_BUILD_BACKEND), useLiteVocabulary()]);
     tokenizer = new UseTokenizer(vocab);
     // The 600 most frequent pieces (and the reserved ones), plus every piece the texts below use.
     const used = [...SAMPLE, ...SIMILAR, ...SHORT, LONG].flatMap((t) => tokenizer.encode(t));
@@ -156,6 +157,7 @@ describe("use-lite-static table and embedder", { timeout: 120_000 }, () => {
       const full = decodeStaticTable(await readFile(path), path);
       expect(full.header.ids).toBeNull();
       expect(full.header.vocabulary).toBe(vocab.length);
+      expect(full.header.backend).toBe(STATIC_BUILD_BACKEND);
       const e = await createEmbedder("use-lite-static");
       expect(e.id).toBe(id);
       const v = await e.embed(SIMILAR);
