@@ -59,7 +59,9 @@ export async function embedTexts(texts: readonly string[], evals: readonly strin
   const prefixes = opts.prefixes ?? (prep.stripSharedPrefix && evals ? learnSharedPrefixes(texts, evals, prep) : {});
   const prepared = prepareTexts(texts, evals, prep, prefixes);
   const spec = opts.spec ?? DEFAULT_EMBEDDER_SPEC;
-  const embedderId = opts.embedder?.id ?? (await embedderIdOf(spec));
+  // use-lite-static builds its table under the cache dir given (else the default one).
+  const builtIn = typeof opts.cacheDir === "string" ? opts.cacheDir : undefined;
+  const embedderId = opts.embedder?.id ?? (await embedderIdOf(spec, { cacheDir: builtIn }));
   const n = prepared.length;
   const hashes = prepared.map(textHash);
   const progress = opts.onProgress ?? (() => {});
@@ -105,7 +107,7 @@ export async function embedTexts(texts: readonly string[], evals: readonly strin
     for (const h of hashes) if (cache?.has(h)) hits++;
     progress(hits, n, "cached");
     if (missing.length) {
-      const embedder = opts.embedder ?? (await createEmbedder(spec, { modelDir: opts.modelDir, threads: opts.threads }));
+      const embedder = opts.embedder ?? (await createEmbedder(spec, { modelDir: opts.modelDir, threads: opts.threads, cacheDir: builtIn }));
       try {
         dim = embedder.dimension;
         if (cache?.dimension && cache.dimension !== dim) {
@@ -150,7 +152,7 @@ export async function embedTexts(texts: readonly string[], evals: readonly strin
   }
   if (!dim) {
     // Nothing to embed and nothing cached (no texts): the dimension still has to be known.
-    const e = opts.embedder ?? (await createEmbedder(spec, { modelDir: opts.modelDir, threads: opts.threads }));
+    const e = opts.embedder ?? (await createEmbedder(spec, { modelDir: opts.modelDir, threads: opts.threads, cacheDir: builtIn }));
     dim = e.dimension;
     if (!opts.embedder) await e.close();
   }

@@ -16,6 +16,8 @@ export interface EmbedderOptions {
   modelDir?: string;
   /** Threads: use-lite worker threads, hf onnxruntime intra-op threads (default: all cores). */
   threads?: number;
+  /** The cache directory, which also holds what an encoder builds on first use (use-lite-static's table). Default: defaultCacheDir(). */
+  cacheDir?: string;
 }
 
 export type ParsedSpec = { kind: "use-lite" } | { kind: "use-lite-static" } | { kind: "hash"; dim: number } | { kind: "hf"; model: string } | { kind: "openai"; model: string; baseUrl: string };
@@ -36,12 +38,15 @@ export function parseEmbedderSpec(spec: string): ParsedSpec {
   throw new InputError(`unknown embedder "${spec}"; expected use-lite, use-lite-static, hash, hash:<dim>, hf:<model-id> or openai:<model>@<base-url>`, { field: "embedder" });
 }
 
-/** The cache identity of a spec, without loading anything heavy. */
-export async function embedderIdOf(spec: string): Promise<string> {
+/** The cache identity of a spec, without loading anything heavy (cacheDir: where use-lite-static's table lives). */
+export async function embedderIdOf(spec: string, opts: Pick<EmbedderOptions, "cacheDir"> = {}): Promise<string> {
   const p = parseEmbedderSpec(spec);
   if (p.kind === "hash") return hashEmbedderId(p.dim);
   if (p.kind === "use-lite") return (await import("./use-lite.js")).useLiteEmbedderId();
-  if (p.kind === "use-lite-static") return (await import("./use-lite-static.js")).useLiteStaticEmbedderId();
+  if (p.kind === "use-lite-static") {
+    const m = await import("./use-lite-static.js");
+    return m.useLiteStaticEmbedderId(m.staticTablePath(opts.cacheDir));
+  }
   if (p.kind === "openai") return openaiEmbedderId(p.model, p.baseUrl);
   return (await import("./hf.js")).hfEmbedderId(p.model);
 }
@@ -49,7 +54,10 @@ export async function embedderIdOf(spec: string): Promise<string> {
 export async function createEmbedder(spec: string = DEFAULT_EMBEDDER_SPEC, opts: EmbedderOptions = {}): Promise<Embedder> {
   const p = parseEmbedderSpec(spec);
   if (p.kind === "hash") return createHashEmbedder(p.dim);
-  if (p.kind === "use-lite-static") return (await import("./use-lite-static.js")).createUseLiteStaticEmbedder();
+  if (p.kind === "use-lite-static") {
+    const m = await import("./use-lite-static.js");
+    return m.createUseLiteStaticEmbedder({ tablePath: m.staticTablePath(opts.cacheDir) });
+  }
   // Heavy backends load on demand so that `hash` users never pay for TensorFlow.js or ONNX.
   if (p.kind === "use-lite") {
     const { createUseLiteEmbedder } = await import("./use-lite.js");

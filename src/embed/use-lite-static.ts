@@ -12,9 +12,8 @@
  * Why it is built on first use instead of shipped: the build reads only the use-lite weights
  * that npm already installed (no download) and takes about 5 s on one core, while the table is
  * 16 MB of float32 (8,000 x 512), more than the rest of the package's own files together. It is
- * written once to `<cache dir>/static/` (defaultCacheDir(): $ROUTEKIT_CACHE_DIR, else
- * ~/.cache/routekit) and reused; `routekit`'s `--cache-dir` does not move it (the embedder
- * registry takes no cache directory). Two processes building it at once each write the same bytes
+ * written once to `<cache dir>/static/` (the embedding cache's directory: `--cache-dir`, else
+ * $ROUTEKIT_CACHE_DIR, else ~/.cache/routekit) and reused. Two processes building it at once each write the same bytes
  * atomically; the later rename wins, and both are the same file.
  *
  * Identity: the embedder id carries the recipe version and a hash of the table's bytes, so the

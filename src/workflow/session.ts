@@ -145,7 +145,7 @@ export class RoutingSession {
     let owns = false;
     if (router.needsEmbeddings) {
       const e = embedderOf(dir, manifest);
-      embedder = opts.embedder ?? (await createEmbedder(e.spec, { threads: opts.threads }));
+      embedder = opts.embedder ?? (await createEmbedder(e.spec, { threads: opts.threads, cacheDir: typeof opts.cacheDir === "string" ? opts.cacheDir : undefined }));
       owns = !opts.embedder;
       if (embedder.id !== e.id) {
         if (owns) await embedder.close();

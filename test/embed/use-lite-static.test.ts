@@ -5,11 +5,12 @@
  * full table (about 5 s on a quiet core) in a temporary cache dir through the registry.
  */
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Embedder } from "../../src/embed/embedder.js";
+import { embedTexts } from "../../src/embed/embed-table.js";
 import { createEmbedder, embedderIdOf, parseEmbedderSpec } from "../../src/embed/registry.js";
 import { UseLiteModel } from "../../src/embed/use-lite-model.js";
 import {
@@ -166,6 +167,27 @@ describe("use-lite-static table and embedder", { timeout: 120_000 }, () => {
       await checkContract(e, SAMPLE, 0);
     } finally {
       globalThis.fetch = realFetch;
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it("embedTexts with a cache dir builds and reads the table there, not under $ROUTEKIT_CACHE_DIR", async () => {
+    const cacheDir = join(dir, "cache-given");
+    const envDir = join(dir, "cache-env");
+    vi.stubEnv("ROUTEKIT_CACHE_DIR", envDir);
+    try {
+      // The full table the test above built, copied when it is there (building it again costs seconds).
+      await mkdir(dirname(staticTablePath(cacheDir)), { recursive: true });
+      if (existsSync(staticTablePath(join(dir, "cache")))) await copyFile(staticTablePath(join(dir, "cache")), staticTablePath(cacheDir));
+      const r = await embedTexts(SIMILAR, null, { spec: "use-lite-static", cacheDir });
+      expect(r.matrix.embedderId).toBe(await embedderIdOf("use-lite-static", { cacheDir }));
+      expect(existsSync(staticTablePath(envDir))).toBe(false);
+      // A damaged table under another given dir is reported, naming that file: it is the one read.
+      const damaged = join(dir, "cache-given-damaged");
+      await mkdir(dirname(staticTablePath(damaged)), { recursive: true });
+      await writeFile(staticTablePath(damaged), "garbage");
+      await expect(embedTexts(["another text"], null, { spec: "use-lite-static", cacheDir: damaged })).rejects.toThrow(staticTablePath(damaged));
+    } finally {
       vi.unstubAllEnvs();
     }
   });
