@@ -29,7 +29,7 @@ export interface EmbedTableOptions {
   modelDir?: string;
   threads?: number;
   onProgress?: ProgressFn;
-  /** Texts per cache shard (default 256; $ROUTEKIT_EMBED_SHARD_SIZE): the most an interrupt can lose. */
+  /** Texts per cache shard (default 256, or more for an embedder with more textsInFlight; $ROUTEKIT_EMBED_SHARD_SIZE): the most an interrupt can lose. */
   shardSize?: number;
 }
 
@@ -47,8 +47,12 @@ export interface EmbedResult {
   prefixes: PrefixMap;
 }
 
-function shardSizeOf(opts: EmbedTableOptions): number {
-  const n = opts.shardSize ?? Number(process.env.ROUTEKIT_EMBED_SHARD_SIZE || 256);
+const DEFAULT_SHARD_SIZE = 256;
+
+/** Texts embedded and written per shard: as given (option, $ROUTEKIT_EMBED_SHARD_SIZE), else the default or what the embedder can take at once. */
+function shardSizeOf(opts: EmbedTableOptions, embedder: Embedder): number {
+  const given = opts.shardSize ?? (process.env.ROUTEKIT_EMBED_SHARD_SIZE ? Number(process.env.ROUTEKIT_EMBED_SHARD_SIZE) : undefined);
+  const n = given ?? Math.max(DEFAULT_SHARD_SIZE, embedder.textsInFlight ?? 0);
   if (!Number.isInteger(n) || n < 1) throw new Error(`shard size must be a positive integer, got ${n}`);
   return n;
 }
@@ -114,7 +118,7 @@ export async function embedTexts(texts: readonly string[], evals: readonly strin
           // Same id, another dimension: a remote endpoint now serves another model under the name.
           throw new Error(`${embedder.id} now gives ${dim}-dimensional vectors, but the cache holds ${cache.dimension}-dimensional ones under that id (${cache.dir}); remove that directory or use another --cache-dir`);
         }
-        const size = shardSizeOf(opts);
+        const size = shardSizeOf(opts, embedder);
         // Rows still to fill per hash, to report progress in rows (duplicates count once each).
         const rowsOf = new Map<string, number>();
         for (const h of hashes) if (missingText.has(h)) rowsOf.set(h, (rowsOf.get(h) ?? 0) + 1);

@@ -11,6 +11,12 @@ export interface Embedder {
   embed(texts: readonly string[], onProgress?: (done: number, total: number) => void): Promise<Float32Array>;
   /** Release workers, sessions, tensors. */
   close(): Promise<void>;
+  /**
+   * Texts it can work on at once, when more than a cache shard (a remote endpoint: texts per
+   * request x requests in flight). embedTexts then hands it that many per call, so a shard
+   * boundary never caps the requests in flight.
+   */
+  readonly textsInFlight?: number;
 }
 
 /** How a prompt is turned into the text the encoder sees; recorded with the vectors. */

@@ -286,6 +286,9 @@ export async function createOpenAIEmbedder(model: string, baseUrl: string, opts:
   return {
     id: openaiEmbedderId(model, base),
     dimension: dim,
+    // Four rounds of full requests per call: the tail of one call (requests finishing unevenly)
+    // is then a small part of it.
+    textsInFlight: 4 * o.batchSize * o.concurrency,
     async embed(texts, onProgress) {
       const out = new Float32Array(texts.length * dim);
       const batches = requestBatches(texts, o.batchSize, o.batchChars);

@@ -257,6 +257,23 @@ describe("openai: embedder against a fake /v1/embeddings on 127.0.0.1", () => {
 describe("openai: embedder through the cache", () => {
   const prep = { ...DEFAULT_PREPARATION, stripSharedPrefix: false };
 
+  it("through the cache, a shard is never smaller than what the endpoint takes at once: every request slot is used", async () => {
+    // 128 texts per request x 4 in flight: a 256-text shard would allow only 2 requests at a time.
+    const e = await make({ batchSize: 128, concurrency: 4 });
+    expect(e.textsInFlight).toBe(4 * 128 * 4);
+    fake.reset();
+    fake.fallback = { kind: "ok", delayMs: 40 };
+    const input = texts(1024, "slots");
+    const { matrix } = await embedTexts(input, null, { embedder: e, cacheDir: join(root, "slots"), preparation: prep });
+    expect(matrix.rows).toBe(1024);
+    expect(fake.maxInFlight).toBe(4);
+    // A shard size given explicitly still wins (the most an interrupt can lose is the user's call).
+    fake.reset();
+    fake.fallback = { kind: "ok", delayMs: 40 };
+    await embedTexts(texts(1024, "slots-small"), null, { embedder: e, cacheDir: join(root, "slots-small"), preparation: prep, shardSize: 256 });
+    expect(fake.maxInFlight).toBe(2);
+  });
+
   it("an interrupted run keeps the batches answered; the rerun sends only the missing texts", async () => {
     const cacheDir = join(root, "resume");
     const input = texts(40, "resume");
