@@ -11,6 +11,7 @@ export { createOpenAIEmbedder, openaiEmbedderId, openaiOptionsFromEnv, OPENAI_EM
 export { PartialEmbedError } from "./embed/partial.js";
 export { importFiles, IMPORT_FORMATS, loadPrices, parsePythonStringList, PythonLiteralError, PICKLE_TO_PARQUET, type ImportFormat, type ImportOptions, type ImportReport, type PriceTable } from "./data/importers/index.js";
 export { tableInfo, oracleChoice, type TableInfo, type ModelInfo } from "./data/info.js";
+export { exportTable, exportColumns, exportFormatOf, EXPORT_FORMATS, EXPORT_ROW_GROUP_ROWS, type ExportFormat, type ExportOptions, type ExportReport } from "./data/export.js";
 export { makeSplits, pooledSplit, crossFitFolds, idsOf, splitKey, splitSpecOf, ROUTERBENCH_SPLIT, DEFAULT_FOLDS, type Split, type SplitSpec } from "./data/splits.js";
 export * from "./evaluate/index.js";
 export * from "./report/index.js";

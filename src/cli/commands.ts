@@ -1,10 +1,11 @@
 import type { Command } from "commander";
 import { register as importCommand } from "./import.js";
 import { register as infoCommand } from "./info.js";
+import { register as exportCommand } from "./export.js";
 import { register as splitCommand } from "./split.js";
 
 /** Each command module exports one `register(program)`; the order here is the order in --help. */
-export const commands: ((program: Command) => void)[] = [importCommand, infoCommand, splitCommand];
+export const commands: ((program: Command) => void)[] = [importCommand, infoCommand, exportCommand, splitCommand];
 import { register as registerSynth } from "./synth.js";
 commands.push(registerSynth);
 import { register as registerCollect } from "./collect.js";

@@ -13,14 +13,15 @@
  * - each column chunk inside the file, each page inside its chunk, no page declaring more values
  *   than its chunk, no data page more rows than its row group;
  * - uncompressed page sizes that add up to at most `EXPANSION` times the file (plus a constant),
- *   so decompression cannot exhaust memory; the gzip and brotli decompressors are also capped at
- *   each page's declared size.
+ *   so decompression cannot exhaust memory; the gzip, brotli and zstd decompressors are also capped
+ *   at each page's declared size.
  * A file over a budget is refused with a message saying which; real RouterBench and pandas
  * files are far inside them (their text compresses a few times, not 64).
  */
 import * as zlib from "node:zlib";
 import type { AsyncBuffer, Compressors, FileMetaData } from "hyparquet";
 import { parquetHeader } from "hyparquet/src/column.js";
+import { decompressZstd } from "hyparquet-compressors";
 
 /** Rows x columns allowed per byte of file (plus `BASE_CELLS`): a cell costs at least a few bits. */
 const CELLS_PER_BYTE = 64;
@@ -99,17 +100,48 @@ export async function checkParquetPlan(file: AsyncBuffer, metadata: FileMetaData
 }
 
 /**
+ * The declared content size of a Zstandard frame (RFC 8878 3.1.1.1), or null when the frame
+ * does not declare it (or is not a Zstandard frame: the decompressor then says so).
+ */
+function zstdContentSize(b: Uint8Array): number | null {
+  if (b.length < 6 || b[0] !== 0x28 || b[1] !== 0xb5 || b[2] !== 0x2f || b[3] !== 0xfd) return null;
+  const flags = b[4];
+  const fcsFlag = flags >> 6;
+  const single = (flags >> 5) & 1;
+  const dictBytes = [0, 1, 2, 4][flags & 3];
+  const fcsBytes = fcsFlag === 0 ? single : 1 << fcsFlag;
+  if (fcsBytes === 0) return null;
+  const at = 5 + (single ? 0 : 1) + dictBytes;
+  if (b.length < at + fcsBytes) return null;
+  let size = 0;
+  for (let i = fcsBytes - 1; i >= 0; i--) size = size * 256 + b[at + i];
+  return fcsBytes === 2 ? size + 256 : size;
+}
+
+/**
+ * Zstandard (polars writes it by default) through hyparquet-compressors' decoder (fzstd, pure
+ * JS: Node 20 has no zstd in node:zlib), always this one, so a file reads the same on every Node.
+ * It decodes into a buffer of the page's declared size, which checkParquetPlan has bounded, so a
+ * damaged or hostile stream cannot inflate past it (without a buffer it would allocate the window
+ * the frame declares, up to 2 GB). A frame that declares a different size is refused, so a short
+ * stream cannot pass as a page padded with zeros.
+ */
+function zstdDecompress(input: Uint8Array, n: number): Uint8Array {
+  const declared = zstdContentSize(input);
+  if (declared !== null && declared !== n) throw new ParquetDamage(`a ZSTD page holds ${declared} bytes, its header says ${n}`);
+  return decompressZstd(input, new Uint8Array(n));
+}
+
+/**
  * Decompressors whose output is capped at the page's declared size (which checkParquetPlan has
  * bounded): a damaged or hostile stream cannot inflate past it. Snappy is hyparquet's own, which
  * writes into a buffer of the declared size.
  */
 export function cappedCompressors(): Compressors {
   const cap = (n: number) => ({ maxOutputLength: Math.max(1, n) });
-  const c: Compressors = {
+  return {
     GZIP: (input, n) => new Uint8Array(zlib.gunzipSync(input, cap(n))),
     BROTLI: (input, n) => new Uint8Array(zlib.brotliDecompressSync(input, cap(n))),
+    ZSTD: zstdDecompress,
   };
-  const zstd = (zlib as unknown as { zstdDecompressSync?: (b: Uint8Array, o?: object) => Buffer }).zstdDecompressSync;
-  if (zstd) c.ZSTD = (input, n) => new Uint8Array(zstd(input, cap(n)));
-  return c;
 }

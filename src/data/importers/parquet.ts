@@ -1,7 +1,7 @@
 /**
- * Parquet (`df.to_parquet`) through hyparquet, pure JS. Snappy is built in; GZIP, Brotli and
- * (on Node versions that have it) Zstandard come from node:zlib. Read one row group at a time,
- * progress in rows.
+ * Parquet (`df.to_parquet`, polars' `write_parquet`) through hyparquet, pure JS. Snappy is built
+ * in; GZIP and Brotli come from node:zlib, Zstandard from hyparquet-compressors (see
+ * parquet-guard.ts). Read one row group at a time, progress in rows.
  */
 import { basename } from "node:path";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from "hyparquet";
@@ -18,7 +18,7 @@ function wrap(err: unknown, file: string): InputError {
   // hyparquet's messages may quote the file's bytes: keep the first line, briefly.
   const msg = String((err as Error)?.message ?? err).split("\n")[0].slice(0, 200);
   const hint = /unsupported compression codec/.test(msg)
-    ? " (rewrite it with snappy or gzip, e.g. df.to_parquet(path, compression='snappy'))"
+    ? " (rewrite it with snappy, gzip or zstd, e.g. df.to_parquet(path, compression='snappy'))"
     : "";
   return new InputError(`cannot read Parquet: ${msg}${hint}`, { file });
 }
