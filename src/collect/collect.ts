@@ -437,6 +437,8 @@ export async function buildTable(
   const costs = new Float64Array(n * m).fill(NaN);
   const inputTokens = new Float64Array(n * m).fill(NaN);
   const outputTokens = new Float64Array(n * m).fill(NaN);
+  // The journaled ms of each successful call (the whole answer: collect does not stream, so no time to first token).
+  const totalLatencyMs = new Float64Array(n * m).fill(NaN);
   const responses: (string | null)[] = new Array(n * m).fill(null);
   const failures: CellFailure[] = [];
   let estimatedTokens = 0;
@@ -454,6 +456,7 @@ export async function buildTable(
       costs[at] = call.cost;
       inputTokens[at] = call.inputTokens;
       outputTokens[at] = call.outputTokens;
+      if (typeof call.latencyMs === "number" && call.latencyMs >= 0) totalLatencyMs[at] = call.latencyMs;
       responses[at] = call.response;
       if (call.estimated) estimatedTokens++;
       if (score) {
@@ -483,6 +486,7 @@ export async function buildTable(
     costs,
     inputTokens,
     outputTokens,
+    ...(totalLatencyMs.some((x) => !Number.isNaN(x)) ? { totalLatencyMs } : {}),
     responses,
   };
   return { table, failures, missing, estimatedTokens };

@@ -1,7 +1,8 @@
 /**
  * Outcome tables on disk: one Apache Arrow IPC file, one row per prompt, wide columns per
- * model. The model list, a format tag and a sha256 of the content go in the schema metadata,
- * so model names may hold any character (RouterBench's contain `/` and `|`).
+ * model (`score:<j>`, `cost:<j>`, and when the table has them `input_tokens:<j>`,
+ * `output_tokens:<j>`, `ttft_ms:<j>`, `total_latency_ms:<j>`, `response:<j>`). The model
+ * list, a format tag and a sha256 of the content go in the schema metadata, so model names may hold any character (RouterBench's contain `/` and `|`).
  *
  * Reading is guarded twice. The bytes pass a structural check (arrow-guard.ts) before
  * apache-arrow parses them, so no damage can make the parser loop or run away. Then the
@@ -21,6 +22,12 @@ import { readInputFile } from "./input-file.js";
 
 /** Format 2 added the content checksum (metadata `sha256`); format 1 tables had none. */
 export const OUTCOME_FORMAT = "routekit.outcomes/2";
+/**
+ * Format 3 is format 2 plus latency columns; it is written only for a table that has latencies,
+ * so a table without them is written byte for byte as before, and an older routekit given a
+ * table with latencies says it does not know the format (rather than calling it damaged).
+ */
+export const OUTCOME_FORMAT_LATENCY = "routekit.outcomes/3";
 const OLD_FORMATS = new Set(["routekit.outcomes/1"]);
 
 /**
@@ -65,6 +72,9 @@ export function outcomeTableDigest(t: OutcomeTable): string {
   numbers("inputTokens", t.inputTokens);
   numbers("outputTokens", t.outputTokens);
   strings("responses", t.responses);
+  // Latencies came later: a table without them hashes as before, so older files still verify.
+  if (t.ttftMs) numbers("ttftMs", t.ttftMs);
+  if (t.totalLatencyMs) numbers("totalLatencyMs", t.totalLatencyMs);
   return h.digest("hex");
 }
 
@@ -93,6 +103,8 @@ export function outcomeTableToArrow(t: OutcomeTable): Table {
     cols[`cost:${j}`] = makeVector(column(t, t.costs, j));
     if (t.inputTokens) cols[`input_tokens:${j}`] = makeVector(column(t, t.inputTokens, j));
     if (t.outputTokens) cols[`output_tokens:${j}`] = makeVector(column(t, t.outputTokens, j));
+    if (t.ttftMs) cols[`ttft_ms:${j}`] = makeVector(column(t, t.ttftMs, j));
+    if (t.totalLatencyMs) cols[`total_latency_ms:${j}`] = makeVector(column(t, t.totalLatencyMs, j));
     if (t.responses) {
       const m = t.models.length;
       cols[`response:${j}`] = stringVector(t.ids.map((_, i) => t.responses![i * m + j]));
@@ -101,7 +113,7 @@ export function outcomeTableToArrow(t: OutcomeTable): Table {
   });
   const table = new Table(cols);
   const metadata = new Map([
-    ["format", OUTCOME_FORMAT],
+    ["format", t.ttftMs || t.totalLatencyMs ? OUTCOME_FORMAT_LATENCY : OUTCOME_FORMAT],
     ["models", JSON.stringify(t.models)],
     ["sha256", outcomeTableDigest(t)],
   ]);
@@ -119,7 +131,7 @@ export function outcomeTableFromArrow(table: Table, source?: string): OutcomeTab
       { file },
     );
   }
-  if (format !== OUTCOME_FORMAT) {
+  if (format !== OUTCOME_FORMAT && format !== OUTCOME_FORMAT_LATENCY) {
     throw new InputError(`not a routekit outcome table (expected schema metadata format=${OUTCOME_FORMAT})`, { file });
   }
   let models: string[];
@@ -167,6 +179,8 @@ export function outcomeTableFromArrow(table: Table, source?: string): OutcomeTab
   }
   const inputTokens = cells("input_tokens", false);
   const outputTokens = cells("output_tokens", false);
+  const ttftMs = cells("ttft_ms", false);
+  const totalLatencyMs = cells("total_latency_ms", false);
   const t: OutcomeTable = {
     ids: strings("id"),
     texts: strings("text"),
@@ -177,6 +191,8 @@ export function outcomeTableFromArrow(table: Table, source?: string): OutcomeTab
     costs: cells("cost", true)!,
     ...(inputTokens ? { inputTokens } : {}),
     ...(outputTokens ? { outputTokens } : {}),
+    ...(ttftMs ? { ttftMs } : {}),
+    ...(totalLatencyMs ? { totalLatencyMs } : {}),
     ...(responses ? { responses } : {}),
   };
   if (outcomeTableDigest(t) !== expected) {

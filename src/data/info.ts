@@ -1,6 +1,7 @@
 /**
  * Summary figures of an outcome table: prompts per dataset and eval, and per model the mean
- * score, the mean cost per query and how often it is the Oracle's choice.
+ * score, the mean cost per query and how often it is the Oracle's choice; mean and p95 latency
+ * when the table has latencies.
  */
 import { validateTable, type OutcomeTable } from "./table.js";
 
@@ -14,6 +15,19 @@ export interface ModelInfo {
   oracleShare: number;
   /** Prompts where this model's score is missing. */
   missing: number;
+  /** Latency figures in ms, when the table has latencies (over the cells where they are known). */
+  latency?: LatencyInfo;
+}
+
+export interface LatencyInfo {
+  /** Request to last token: mean and 95th percentile; null when no cell of the model has one. */
+  meanTotalMs: number | null;
+  p95TotalMs: number | null;
+  /** Time to first token, likewise (absent when the table has no time to first token). */
+  meanTtftMs?: number | null;
+  p95TtftMs?: number | null;
+  /** Cells (prompts) with a score but no total latency. */
+  missingTotal: number;
 }
 
 export interface TableInfo {
@@ -52,6 +66,35 @@ export function oracleChoice(t: OutcomeTable, row: number): number {
 
 function mean(sum: number, n: number): number {
   return n > 0 ? sum / n : NaN;
+}
+
+/** Mean and 95th percentile (linear interpolation between order statistics) of the known values of column j; nulls when none. */
+function meanP95(cells: Float64Array, m: number, j: number): { mean: number | null; p95: number | null } {
+  const xs: number[] = [];
+  for (let k = j; k < cells.length; k += m) if (!Number.isNaN(cells[k])) xs.push(cells[k]);
+  if (xs.length === 0) return { mean: null, p95: null };
+  xs.sort((a, b) => a - b);
+  const pos = 0.95 * (xs.length - 1);
+  const lo = Math.floor(pos);
+  const p95 = lo + 1 < xs.length ? xs[lo] + (pos - lo) * (xs[lo + 1] - xs[lo]) : xs[lo];
+  return { mean: xs.reduce((a, b) => a + b, 0) / xs.length, p95 };
+}
+
+function latencyInfo(t: OutcomeTable, j: number): LatencyInfo | undefined {
+  if (!t.ttftMs && !t.totalLatencyMs) return undefined;
+  const m = t.models.length;
+  const total = t.totalLatencyMs ? meanP95(t.totalLatencyMs, m, j) : { mean: null, p95: null };
+  let missingTotal = 0;
+  for (let i = 0; i < t.ids.length; i++) {
+    if (!Number.isNaN(t.scores[i * m + j]) && (!t.totalLatencyMs || Number.isNaN(t.totalLatencyMs[i * m + j]))) missingTotal++;
+  }
+  const out: LatencyInfo = { meanTotalMs: total.mean, p95TotalMs: total.p95, missingTotal };
+  if (t.ttftMs) {
+    const f = meanP95(t.ttftMs, m, j);
+    out.meanTtftMs = f.mean;
+    out.p95TtftMs = f.p95;
+  }
+  return out;
 }
 
 export function tableInfo(t: OutcomeTable): TableInfo {
@@ -101,6 +144,7 @@ export function tableInfo(t: OutcomeTable): TableInfo {
       meanCost: mean(costSum[j], costN[j]),
       oracleShare: n > 0 ? oracle[j] / n : 0,
       missing: n - scoreN[j],
+      ...(t.ttftMs || t.totalLatencyMs ? { latency: latencyInfo(t, j) } : {}),
     })),
     noModelCorrectShare: n > 0 ? none / n : 0,
   };

@@ -23,6 +23,12 @@ export interface OutcomeTable {
   /** Optional token counts (NaN where unknown). Row-major prompts x models. */
   readonly inputTokens?: Float64Array;
   readonly outputTokens?: Float64Array;
+  /**
+   * Optional latencies in ms (NaN where unknown: missing stays missing, never 0). Row-major
+   * prompts x models. `ttftMs`: time to the first token; `totalLatencyMs`: request to last token.
+   */
+  readonly ttftMs?: Float64Array;
+  readonly totalLatencyMs?: Float64Array;
   /** Optional responses (null where unknown). Row-major prompts x models. */
   readonly responses?: (string | null)[];
 }
@@ -60,6 +66,8 @@ export function selectRows(t: OutcomeTable, rows: ArrayLike<number>): OutcomeTab
     costs: pickCells(t.costs),
     ...(t.inputTokens ? { inputTokens: pickCells(t.inputTokens) } : {}),
     ...(t.outputTokens ? { outputTokens: pickCells(t.outputTokens) } : {}),
+    ...(t.ttftMs ? { ttftMs: pickCells(t.ttftMs) } : {}),
+    ...(t.totalLatencyMs ? { totalLatencyMs: pickCells(t.totalLatencyMs) } : {}),
     ...(t.responses ? { responses: pickCellList(t.responses) } : {}),
   };
 }
@@ -88,6 +96,8 @@ export function concatRows(tables: readonly OutcomeTable[]): OutcomeTable {
   };
   const inputTokens = cells((t) => t.inputTokens);
   const outputTokens = cells((t) => t.outputTokens);
+  const ttftMs = latencyCells(tables, (t) => t.ttftMs);
+  const totalLatencyMs = latencyCells(tables, (t) => t.totalLatencyMs);
   const responses = tables.every((t) => t.responses) ? tables.flatMap((t) => t.responses!) : undefined;
   return {
     ids: tables.flatMap((t) => t.ids),
@@ -99,8 +109,16 @@ export function concatRows(tables: readonly OutcomeTable[]): OutcomeTable {
     costs: cells((t) => t.costs)!,
     ...(inputTokens ? { inputTokens } : {}),
     ...(outputTokens ? { outputTokens } : {}),
+    ...(ttftMs ? { ttftMs } : {}),
+    ...(totalLatencyMs ? { totalLatencyMs } : {}),
     ...(responses ? { responses } : {}),
   };
+}
+
+/** Latencies of tables one after another: kept when any table has them, NaN (unknown) for the rows of those without. */
+function latencyCells(tables: readonly OutcomeTable[], pick: (t: OutcomeTable) => Float64Array | undefined): Float64Array | undefined {
+  if (!tables.some(pick)) return undefined;
+  return concatTyped(tables.map((t) => pick(t) ?? new Float64Array(t.ids.length * t.models.length).fill(NaN)));
 }
 
 /** The cells of model columns `cols` (indices into t.models), prompts x cols.length row-major. */
@@ -139,6 +157,8 @@ export function selectModels(t: OutcomeTable, models: readonly string[]): Outcom
     costs: pickCells(t.costs),
     ...(t.inputTokens ? { inputTokens: pickCells(t.inputTokens) } : {}),
     ...(t.outputTokens ? { outputTokens: pickCells(t.outputTokens) } : {}),
+    ...(t.ttftMs ? { ttftMs: pickCells(t.ttftMs) } : {}),
+    ...(t.totalLatencyMs ? { totalLatencyMs: pickCells(t.totalLatencyMs) } : {}),
     ...(responses ? { responses } : {}),
   };
 }
@@ -165,7 +185,7 @@ function checkTableShape(t: unknown, file?: string): asserts t is OutcomeTable {
   for (const f of ["ids", "texts", "datasets", "evals", "models"]) {
     if (!Array.isArray(o[f]) || !(o[f] as unknown[]).every((x) => typeof x === "string")) throw new InputError(`the table's ${f} is not a list of strings`, { file, field: f });
   }
-  for (const f of ["scores", "costs", "inputTokens", "outputTokens"]) {
+  for (const f of ["scores", "costs", "inputTokens", "outputTokens", "ttftMs", "totalLatencyMs"]) {
     const required = f === "scores" || f === "costs";
     if ((required || o[f] !== undefined) && !(o[f] instanceof Float64Array)) throw new InputError(`the table's ${f} is not a Float64Array`, { file, field: f });
   }
@@ -188,7 +208,7 @@ export function validateTable(t: OutcomeTable, source?: string): void {
   for (const [name, arr] of [["texts", t.texts], ["datasets", t.datasets], ["evals", t.evals]] as const) {
     if (arr.length !== n) throw new InputError(`column ${name} has ${arr.length} entries for ${n} prompts`, { file });
   }
-  for (const [name, arr] of [["scores", t.scores], ["costs", t.costs], ["inputTokens", t.inputTokens], ["outputTokens", t.outputTokens]] as const) {
+  for (const [name, arr] of [["scores", t.scores], ["costs", t.costs], ["inputTokens", t.inputTokens], ["outputTokens", t.outputTokens], ["ttftMs", t.ttftMs], ["totalLatencyMs", t.totalLatencyMs]] as const) {
     if (arr && arr.length !== n * m) throw new InputError(`${name} has ${arr.length} cells for ${n}x${m}`, { file });
   }
   if (t.responses && t.responses.length !== n * m) throw new InputError(`responses has ${t.responses.length} cells for ${n}x${m}`, { file });
@@ -207,6 +227,15 @@ export function validateTable(t: OutcomeTable, source?: string): void {
       const c = t.costs[i * m + j];
       if (!Number.isNaN(c) && !(c >= 0 && Number.isFinite(c))) {
         throw new InputError(`cost ${c} is not a non-negative number`, { file, row: i + 1, field: `${t.models[j]}|total_cost` });
+      }
+    }
+  }
+  for (const [name, arr] of [["ttft_ms", t.ttftMs], ["total_latency_ms", t.totalLatencyMs]] as const) {
+    if (!arr) continue;
+    for (let k = 0; k < arr.length; k++) {
+      const x = arr[k];
+      if (!Number.isNaN(x) && !(x >= 0 && Number.isFinite(x))) {
+        throw new InputError(`latency ${x} ms is not a non-negative number`, { file, row: Math.floor(k / m) + 1, field: `${t.models[k % m]}|${name}` });
       }
     }
   }

@@ -60,6 +60,12 @@ describe("collect: 200 prompts x 3 models", () => {
     const journal = (await readFile(`${out}.journal.jsonl`, "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { latencyMs: number; ok: boolean });
     expect(journal).toHaveLength(600);
     expect(journal.every((j) => j.ok && j.latencyMs >= 0)).toBe(true);
+    // the table carries each call's journaled latency (collect does not stream: no time to first token)
+    const calls = journal as unknown as { kind: string; prompt: string; model: string; latencyMs: number }[];
+    const c0 = calls.find((j) => j.kind === "call" && j.prompt === t.ids[0] && j.model === MODELS[1])!;
+    expect(t.totalLatencyMs![1]).toBe(c0.latencyMs);
+    expect(Array.from(t.totalLatencyMs!).every((x) => x >= 0)).toBe(true);
+    expect(t.ttftMs).toBeUndefined();
 
     const bytes = await readFile(out);
     const again = await runCollect({ config, prompts, out, env: KEY_ENV });

@@ -28,6 +28,9 @@ export interface CellIn {
   cost: number;
   inputTokens: number;
   outputTokens: number;
+  /** Latencies in ms (long form only; NaN or absent where not given). */
+  ttftMs?: number;
+  totalLatencyMs?: number;
   response: string | null;
   src: Src;
 }
@@ -49,6 +52,8 @@ export interface CellFields {
   cost: string;
   inputTokens: string;
   outputTokens: string;
+  ttftMs?: string;
+  totalLatencyMs?: string;
   response: string;
 }
 
@@ -181,15 +186,15 @@ export class Accumulator {
     }
     // Both present (or both absent): field by field, a conflict where both have a value.
     const model = this.models[m];
-    const num = (key: "score" | "cost" | "inputTokens" | "outputTokens") => {
-      const a = old[key];
-      const b = c[key];
+    const num = (key: "score" | "cost" | "inputTokens" | "outputTokens" | "ttftMs" | "totalLatencyMs") => {
+      const a = old[key] ?? NaN;
+      const b = c[key] ?? NaN;
       if (Number.isNaN(a)) old[key] = b;
       else if (!Number.isNaN(b) && !sameNumber(a, b)) {
         if (oldHas) {
           throw new InputError(
             `conflicting duplicate outcome for prompt "${rec.id}", model "${model}": ${b} here but ${a} in ${where(old.src)}`,
-            { file: src.file, row: src.row, field: fields[key] },
+            { file: src.file, row: src.row, field: fields[key] ?? key },
           );
         }
         // Neither row has a score: a cost without an outcome; keep the first.
@@ -199,6 +204,8 @@ export class Accumulator {
     num("cost");
     num("inputTokens");
     num("outputTokens");
+    num("ttftMs");
+    num("totalLatencyMs");
     if (old.response === null) old.response = c.response;
     else if (c.response !== null && c.response !== old.response && oldHas) {
       throw new InputError(
@@ -224,7 +231,11 @@ export class Accumulator {
     const costs = new Float64Array(n * m).fill(NaN);
     const inputTokens = new Float64Array(n * m).fill(NaN);
     const outputTokens = new Float64Array(n * m).fill(NaN);
+    const ttftMs = new Float64Array(n * m).fill(NaN);
+    const totalLatencyMs = new Float64Array(n * m).fill(NaN);
     const responses: (string | null)[] = new Array(n * m).fill(null);
+    let anyTtft = false;
+    let anyTotal = false;
     let anyTokens = false;
     let anyResponse = false;
     const missing: { id: string; models: string[] }[] = [];
@@ -254,6 +265,10 @@ export class Accumulator {
         inputTokens[k] = c.inputTokens;
         outputTokens[k] = c.outputTokens;
         responses[k] = c.response;
+        ttftMs[k] = c.ttftMs ?? NaN;
+        totalLatencyMs[k] = c.totalLatencyMs ?? NaN;
+        if (!Number.isNaN(ttftMs[k])) anyTtft = true;
+        if (!Number.isNaN(totalLatencyMs[k])) anyTotal = true;
         if (!Number.isNaN(c.inputTokens) || !Number.isNaN(c.outputTokens)) anyTokens = true;
         if (c.response !== null) anyResponse = true;
       }
@@ -283,6 +298,8 @@ export class Accumulator {
       scores,
       costs,
       ...(anyTokens ? { inputTokens, outputTokens } : {}),
+      ...(anyTtft ? { ttftMs } : {}),
+      ...(anyTotal ? { totalLatencyMs } : {}),
       ...(anyResponse ? { responses } : {}),
     };
     return { table, rowsWithMissingScores: missing, warnings };

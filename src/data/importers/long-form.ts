@@ -2,6 +2,8 @@
  * Your own outcomes, long form: one row per (prompt, model) with `prompt` (or `prompt_id` +
  * `prompt`), `model`, `score`, and `cost` or `input_tokens` + `output_tokens` priced with a
  * price table (US$ per 1M tokens). Optional `dataset`, `eval` (or `eval_name`) and `response`.
+ * Optional latencies in milliseconds: `latency_ms` (or `total_latency_ms`: request sent to
+ * last token) and `ttft_ms` (time to the first token); an empty cell is unknown, never 0.
  *
  * Without `prompt_id` a prompt's id is derived from its text (`p-` + 16 hex digits of its
  * SHA-256), so the same text in two files is the same prompt.
@@ -49,7 +51,12 @@ export function checkPrices(v: unknown, file = "prices"): PriceTable {
   return out;
 }
 
-const KNOWN = new Set(["prompt_id", "sample_id", "prompt", "model", "score", "cost", "input_tokens", "output_tokens", "dataset", "eval", "eval_name", "response"]);
+/** The column of the total latency in ms: either name (not both). */
+export const TOTAL_LATENCY_COLUMNS = ["latency_ms", "total_latency_ms"] as const;
+/** The column of the time to the first token in ms. */
+export const TTFT_COLUMN = "ttft_ms";
+
+const KNOWN = new Set(["prompt_id", "sample_id", "prompt", "model", "score", "cost", "input_tokens", "output_tokens", "dataset", "eval", "eval_name", "response", TTFT_COLUMN, ...TOTAL_LATENCY_COLUMNS]);
 
 export async function ingestLong(
   src: RecordSource,
@@ -74,10 +81,16 @@ export async function ingestLong(
   }
   const ignored = columns.filter((c) => !KNOWN.has(c) && !isIndexColumn(c));
   if (ignored.length) acc.warn(`${file}: ignored column(s) that are not long-form fields: ${preview(ignored)}`);
+  const totalCols = TOTAL_LATENCY_COLUMNS.filter(has);
+  if (totalCols.length > 1) {
+    throw new InputError(`give the total latency in one column, "latency_ms" or "total_latency_ms", not both`, { file, field: "total_latency_ms" });
+  }
+  const totalCol: string | null = totalCols[0] ?? null;
+  const ttftCol = has(TTFT_COLUMN) ? TTFT_COLUMN : null;
   const idCol = has("prompt_id") ? "prompt_id" : has("sample_id") ? "sample_id" : null;
   const evalCol = has("eval") ? "eval" : has("eval_name") ? "eval_name" : null;
   const promptFields: PromptFields = { id: idCol ?? "prompt", text: "prompt", evalName: evalCol ?? "eval", dataset: "dataset" };
-  const fields: CellFields = { score: "score", cost: "cost", inputTokens: "input_tokens", outputTokens: "output_tokens", response: "response" };
+  const fields: CellFields = { score: "score", cost: "cost", inputTokens: "input_tokens", outputTokens: "output_tokens", ttftMs: TTFT_COLUMN, totalLatencyMs: totalCol ?? "latency_ms", response: "response" };
   let rows = 0;
   for await (const { row, values } of src.rows) {
     rows++;
@@ -92,6 +105,14 @@ export async function ingestLong(
     for (const [f, x] of [["input_tokens", inTok], ["output_tokens", outTok]] as const) {
       if (x < 0) throw new InputError(`token count ${x} is negative`, { file, row, field: f });
     }
+    const latency = (col: string | null): number => {
+      if (col === null) return NaN;
+      const x = numberCell(values[col], file, row, col);
+      if (x < 0) throw new InputError(`latency ${x} ms is negative`, { file, row, field: col });
+      return x;
+    };
+    const ttftMs = latency(ttftCol);
+    const totalLatencyMs = latency(totalCol);
     let cost = has("cost") ? numberCell(values.cost, file, row, "cost") : NaN;
     if (!Number.isNaN(cost) && cost < 0) throw new InputError(`cost ${cost} is negative`, { file, row, field: "cost" });
     if (Number.isNaN(cost) && hasTokens && !(Number.isNaN(inTok) && Number.isNaN(outTok))) {
@@ -118,7 +139,7 @@ export async function ingestLong(
     const evalName = evalCol ? textCell(values[evalCol]) : null;
     const response = has("response") ? textCell(values.response) : null;
     const rec = acc.prompt(id, [text], evalName || null, dataset || null, { file, row }, promptFields);
-    const r = acc.cell(rec, acc.model(model), { score, cost, inputTokens: inTok, outputTokens: outTok, response, src: { file, row } }, fields);
+    const r = acc.cell(rec, acc.model(model), { score, cost, inputTokens: inTok, outputTokens: outTok, ttftMs, totalLatencyMs, response, src: { file, row } }, fields);
     if (r === "merged") acc.mergedDuplicates++;
   }
   return { rows };

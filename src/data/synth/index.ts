@@ -27,6 +27,8 @@
  *    tokenizer factor + a chat-template overhead; output tokens = a per-family answer length x
  *    the model's MCQ verbosity (MCQ families only) x (1 + 0.2 level) x lognormal(0.35) noise x a
  *    per-model verbosity solved so the mean cost matches the facts page.
+ *  - Latencies (only with `latency: true`): synthetic per-model time to first token and
+ *    streaming speed (./latency.ts), from streams of their own, so scores and costs do not move.
  *
  * CALIBRATION SOURCES
  *  [S1] /work/shared/docs/ROUTERBENCH.md (the project's facts page, from Hu et al. 2024,
@@ -67,9 +69,11 @@ import {
   PRICES, ROUTERBENCH_MODELS, SKILL_AFFINITY, type DatasetName, type ModelName,
 } from "./calibration.js";
 import { FAMILIES, type Family, type ScoreKind, type Topic } from "./families.js";
+import { drawLatencies } from "./latency.js";
 
 export { ROUTERBENCH_MODELS, FACTS, PRICES, BENCHMARK_ROWS, FACTS_ORACLE_SHARES, DATASETS } from "./calibration.js";
 export { FAMILIES, ALL_TOPICS, type Topic, type Family, type ScoreKind } from "./families.js";
+export { SYNTH_LATENCY, PREFILL_MS_PER_TOKEN, type SynthLatencyParams } from "./latency.js";
 export { summarizeSynth, benchmarkWeights, type SynthSummary, type SynthModelSummary } from "./summary.js";
 
 export interface SynthOptions {
@@ -77,6 +81,12 @@ export interface SynthOptions {
   seed: number;
   /** A subset of the 11 RouterBench models (default: all, in the facts page's order). */
   models?: string[];
+  /**
+   * Also draw per-call latencies (synthetic, ./latency.ts) from streams of their own: scores,
+   * costs and tokens are the same with or without. Default false, so data/default.arrow is
+   * still what the default options make.
+   */
+  latency?: boolean;
 }
 
 export const DEFAULT_SYNTH_OPTIONS: Readonly<SynthOptions> = { prompts: 2000, seed: 42 };
@@ -305,6 +315,8 @@ export function synthesizeWithLatents(opts: SynthOptions): { table: OutcomeTable
     costs,
     inputTokens,
     outputTokens,
+    // 3. Latencies last, from their own streams (they read the token counts, never the other streams).
+    ...(opts.latency ? drawLatencies(models, inputTokens, outputTokens, seed) : {}),
   };
   const latents: SynthLatents = {
     topics: rows.map((r) => r.topic.name),
