@@ -135,24 +135,8 @@ export class SplitJobRunner {
   }
 
   /** The whole job here: every router trained on each fold, then the evaluation. */
-  async run(job: SplitJob, hooks: SplitJobHooks): Promise<SplitJobResult> {
-    const files: string[] = [];
-    const folds: FoldUnderTest[] = [];
-    try {
-      for (const f of job.split.folds.keys()) {
-        const sets = this.foldSets(job, f);
-        const routers: RouterUnderTest[] = [];
-        folds.push({ test: sets.test, validation: sets.validation, routers });
-        for (const r of this.ctx.cfg.routers.keys()) {
-          const one = await this.trainOne(job, f, r, hooks, sets);
-          routers.push({ name: routerLabel(this.ctx.cfg.routers[r]), router: one.router });
-          files.push(...one.files);
-        }
-      }
-      return { result: await this.evaluate(job, folds, hooks), files };
-    } finally {
-      disposeAll(folds);
-    }
+  run(job: SplitJob, hooks: SplitJobHooks): Promise<SplitJobResult> {
+    return this.evaluateTask(job, [], hooks);
   }
 
   /**
@@ -186,7 +170,7 @@ export class SplitJobRunner {
     }
   }
 
-  /** The job's evaluation from its trained routers' recordings (trainTask), training direct routers here. */
+  /** The job's evaluation from its trained routers' recordings (trainTask); a router not recorded (a direct one, or every one for `run`) is trained here. */
   async evaluateTask(job: SplitJob, recorded: RecordedRouting[], hooks: SplitJobHooks): Promise<SplitJobResult> {
     const { cfg } = this.ctx;
     const files: string[] = [];
