@@ -21,7 +21,7 @@ function awkwardTable(): OutcomeTable {
   const base = tableFrom(
     ["org/model-a", "model-b|x", "m c"],
     [
-      { id: "p1", text: 'line1\nline2\t"quoted" \\ é 😀', dataset: "mmlu", eval: "mmlu-anatomy", scores: [1, 0, 0.25], costs: [0.001, 2e-5, 0.1] },
+      { id: "p1", text: 'line1\nline2\t"quoted" \\ é 😀 \u2028 \r\n end', dataset: "mmlu", eval: "mmlu-anatomy", scores: [1, 0, 0.25], costs: [0.001, 2e-5, 0.1] },
       { id: "p2", text: "missing one", dataset: "gsm", eval: "gsm", scores: [NaN, 0.5, 1], costs: [NaN, 0, 1e-9] },
       { id: "p3", text: "nobody answered", dataset: "gsm", eval: "gsm", scores: [NaN, NaN, NaN], costs: [NaN, NaN, NaN] },
       { id: "p4", text: "score without cost", dataset: "arc", eval: "arc-challenge", scores: [0, 1, 0.1 + 0.2], costs: [NaN, 3, 0.30000000000000004] },
