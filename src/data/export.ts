@@ -85,15 +85,6 @@ interface LongColumn {
   value: (i: number, j: number, k: number) => string | number | null;
 }
 
-/** The table's optional latency cells, when the table type has them (read loosely: they are optional). */
-function latencyCells(t: OutcomeTable): [string, Float64Array][] {
-  const o = t as { ttftMs?: unknown; totalLatencyMs?: unknown };
-  const out: [string, Float64Array][] = [];
-  if (o.ttftMs instanceof Float64Array) out.push(["ttft_ms", o.ttftMs]);
-  if (o.totalLatencyMs instanceof Float64Array) out.push(["total_latency_ms", o.totalLatencyMs]);
-  return out;
-}
-
 function longColumns(t: OutcomeTable): LongColumn[] {
   // An outcome is present when its score is (as the importer reads it): a missing one is written
   // with every outcome field null, so no stray cost or token count is read back as a call.
@@ -111,7 +102,8 @@ function longColumns(t: OutcomeTable): LongColumn[] {
   // Token counts as doubles: the table holds them as float64, so nothing is rounded on the way.
   if (t.inputTokens) cols.push({ name: "input_tokens", kind: "number", required: false, value: num(t.inputTokens) });
   if (t.outputTokens) cols.push({ name: "output_tokens", kind: "number", required: false, value: num(t.outputTokens) });
-  for (const [name, a] of latencyCells(t)) cols.push({ name, kind: "number", required: false, value: num(a) });
+  if (t.ttftMs) cols.push({ name: "ttft_ms", kind: "number", required: false, value: num(t.ttftMs) });
+  if (t.totalLatencyMs) cols.push({ name: "total_latency_ms", kind: "number", required: false, value: num(t.totalLatencyMs) });
   const responses = t.responses;
   if (responses) cols.push({ name: "response", kind: "string", required: false, value: (_i, _j, k) => (has(k) ? responses[k] : null) });
   return cols;

@@ -72,6 +72,16 @@ describe("exportTable: long form that `import` reads back into the same table", 
     });
   }
 
+  for (const format of ["parquet", "jsonl"] as const) {
+    it(`${format}: latencies (ttft_ms, total_latency_ms) round-trip`, async () => {
+      const t = synthesize({ prompts: 60, seed: 6, latency: true });
+      expect(t.ttftMs && t.totalLatencyMs).toBeTruthy();
+      const { back } = await roundTrip(t, format);
+      expect(back.totalLatencyMs).toEqual(t.totalLatencyMs);
+      expect(outcomeTableDigest(back)).toBe(outcomeTableDigest(t));
+    });
+  }
+
   it("parquet: several row groups (one per few prompts) still round-trip", async () => {
     const t = synthesize({ prompts: 50, seed: 4 });
     const { back, out } = await roundTrip(t, "parquet", 3 * t.models.length);
@@ -124,7 +134,7 @@ describe("exportTable: long form that `import` reads back into the same table", 
   it("writes only the columns the table has; latencies when the table has them", async () => {
     const plain = tableFrom(["a", "b"], [{ id: "x", scores: [1, 0], costs: [1, 2] }]);
     expect(exportColumns(plain)).toEqual(["prompt_id", "dataset", "eval", "prompt", "model", "score", "cost"]);
-    const withLatency = { ...plain, ttftMs: Float64Array.from([12.5, NaN]), totalLatencyMs: Float64Array.from([100, 200]) } as OutcomeTable;
+    const withLatency: OutcomeTable = { ...plain, ttftMs: Float64Array.from([12.5, NaN]), totalLatencyMs: Float64Array.from([100, 200]) };
     expect(exportColumns(withLatency)).toEqual(["prompt_id", "dataset", "eval", "prompt", "model", "score", "cost", "ttft_ms", "total_latency_ms"]);
     const out = join(await tmp(), "l.jsonl");
     await exportTable(withLatency, out, { format: "jsonl" });
