@@ -4,7 +4,7 @@ export * from "./data/arrow-io.js";
 export * from "./embed/embedder.js";
 export * from "./routers/router.js";
 export { InputError } from "./util/errors.js";
-export { synthesize, synthesizeWithLatents, summarizeSynth, benchmarkWeights, DEFAULT_SYNTH_OPTIONS, type SynthOptions, type SynthLatents, type SynthSummary, type SynthModelSummary } from "./data/synth/index.js";
+export { synthesize, synthesizeWithLatents, summarizeSynth, benchmarkWeights, DEFAULT_SYNTH_OPTIONS, type SynthOptions, type SynthLatents, type SynthSummary, type SynthModelSummary, SYNTH_LATENCY, type SynthLatencyParams } from "./data/synth/index.js";
 export * from "./embed/index.js";
 export { createUseLiteStaticEmbedder, useLiteStaticEmbedderId, staticTablePath, STATIC_RECIPE, type UseLiteStaticOptions } from "./embed/use-lite-static.js";
 export { createOpenAIEmbedder, openaiEmbedderId, openaiOptionsFromEnv, OPENAI_EMBEDDER_DEFAULTS, type OpenAIEmbedderOptions } from "./embed/openai.js";
@@ -15,7 +15,7 @@ export { exportTable, exportColumns, exportFormatOf, EXPORT_FORMATS, EXPORT_ROW_
 export { makeSplits, pooledSplit, crossFitFolds, idsOf, splitKey, splitSpecOf, ROUTERBENCH_SPLIT, DEFAULT_FOLDS, type Split, type SplitSpec } from "./data/splits.js";
 export * from "./evaluate/index.js";
 export * from "./report/index.js";
-export { routeAt, checkPool, routePrompts, realiseChecked } from "./routers/routing.js";
+export { routeAt, checkPool, routePrompts, realiseChecked, type LatencyTerm } from "./routers/routing.js";
 export { registerRouter, getRouterFactory, routerTypes, parseRouterSpec, type RouterFactory, type RouterSpec } from "./routers/registry.js";
 export { trainRouter, gridPoints, validationFigures, type TrainOptions, type TrainedRouter } from "./routers/train.js";
 export { saveRouter, loadRouter, readManifest, readFittedPrompts, copyRouterWith, operatingPointsOf, FITTED_PROMPTS_FILE, ROUTER_FORMAT, ROUTER_FORMAT_VERSION, type SavedRouterManifest, type SaveMeta, type FittedOn } from "./routers/artifact.js";
@@ -46,8 +46,8 @@ export {
   type RunResult,
   type SplitRun,
 } from "./workflow/index.js";
-export { RoutingSession, routeWithSavedRouter, embedForRouter, defaultRouteAt, type RoutedPrompt, type RouteAt, type RoutePlan, type PromptsToRoute, type RoutingRequest, type SessionOptions } from "./workflow/session.js";
-export { batchOfTable, expectedCostsOf } from "./routers/common.js";
+export { RoutingSession, routeWithSavedRouter, embedForRouter, defaultRouteAt, type RoutedPrompt, type RouteAt, type RoutePlan, type PromptsToRoute, type RoutingRequest, type SessionOptions, type LatencyOptions } from "./workflow/session.js";
+export { batchOfTable, expectedCostsOf, expectedLatenciesOf } from "./routers/common.js";
 export { KnnRouter } from "./routers/knn.js";
 export { MlpRouter } from "./routers/mlp.js";
 export { LinearRouter } from "./routers/linear.js";

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { readFile } from "node:fs/promises";
-import { routeAtOf } from "../workflow/route-at.js";
+import { latencyOf, routeAtOf } from "../workflow/route-at.js";
 import { routeWithSavedRouter, type RoutePlan, type RoutedPrompt } from "../workflow/session.js";
 import { InputError } from "../util/errors.js";
 import { progressReporter } from "../util/progress.js";
@@ -10,6 +10,8 @@ interface RouteCliOptions {
   lambda?: string;
   budget?: string;
   maxShare?: string[];
+  latencyWeight?: string;
+  maxLatency?: string;
   seed: string;
   input?: string;
   eval?: string;
@@ -22,8 +24,9 @@ const lambdaText = (l: number) => (Number.isFinite(l) ? String(Number(l.toPrecis
 
 /** One or two lines saying what was decided: the lambda, or the point(s) a target chose, with what they promise. */
 export function describePlan(plan: RoutePlan): string[] {
+  const latency = latencyLines(plan);
   if (plan.mode === "lambda") {
-    return [`lambda ${lambdaText(plan.lambda!)} (US$ per unit of quality); per prompt: the chosen model's expected $/query and its predicted quality`];
+    return [`lambda ${lambdaText(plan.lambda!)} (US$ per unit of quality); per prompt: the chosen model's expected $/query and its predicted quality`, ...latency];
   }
   const c = plan.choice!;
   const where = plan.pointsOn ? ` (operating points measured on ${plan.pointsOn.prompts} ${plan.pointsOn.on} prompts)` : "";
@@ -37,7 +40,14 @@ export function describePlan(plan: RoutePlan): string[] {
   if (c.note) lines.unshift(`note: ${c.note}`);
   if (plan.defaulted === "recorded target") lines.unshift("no --budget, --max-share or --lambda: routing at the router's default target (set by calibrate)");
   if (plan.defaulted === "best-quality point") lines.unshift("no --budget, --max-share or --lambda, and the router records no default target: routing at its best-quality point");
-  return lines;
+  return [...lines, ...latency];
+}
+
+function latencyLines(plan: RoutePlan): string[] {
+  const l = plan.latency;
+  if (!l) return [];
+  const limit = l.maxSeconds !== undefined ? `, only models expected within ${l.maxSeconds} s` : "";
+  return [`latency: ${l.weight} US$ per second of expected latency subtracted from each model's value${limit}`, ...(l.note ? [`note: ${l.note}`] : [])];
 }
 
 function jsonOfPrompt(r: RoutedPrompt) {
@@ -45,10 +55,11 @@ function jsonOfPrompt(r: RoutedPrompt) {
 }
 
 function jsonOfPlan(plan: RoutePlan) {
-  if (plan.mode === "lambda") return { mode: "lambda", lambda: Number.isFinite(plan.lambda!) ? plan.lambda : "inf" };
+  const latency = plan.latency ? { latency: plan.latency } : {};
+  if (plan.mode === "lambda") return { mode: "lambda", lambda: Number.isFinite(plan.lambda!) ? plan.lambda : "inf", ...latency };
   const c = plan.choice!;
   const point = (p: typeof c.low) => ({ ...p, lambda: p.lambda === Infinity ? "inf" : p.lambda });
-  return { mode: "target", ...(plan.defaulted ? { defaulted: plan.defaulted } : {}), pointsOn: plan.pointsOn, expectedCost: c.cost, costInterval: c.costInterval, expectedQuality: c.quality, qualityInterval: c.qualityInterval, shares: c.shares, low: point(c.low), high: point(c.high), highShare: c.t, note: c.note };
+  return { mode: "target", ...(plan.defaulted ? { defaulted: plan.defaulted } : {}), pointsOn: plan.pointsOn, expectedCost: c.cost, costInterval: c.costInterval, expectedQuality: c.quality, qualityInterval: c.qualityInterval, shares: c.shares, low: point(c.low), high: point(c.high), highShare: c.t, note: c.note, ...latency };
 }
 
 /**
@@ -101,6 +112,8 @@ export function register(program: Command): void {
       "Route prompts with a saved router. Say what you want in dollars or shares: --budget picks the router's best operating point (measured on prompts\n" +
         "it was not fitted on) whose expected spend fits, mixing two points by a seeded draw per prompt text where the hull lies between them;\n" +
         "--max-share caps a model's share of traffic. --lambda (for experts) routes each prompt to argmax_m lambda * q_m - c_m (lambda: US$ per unit of quality).\n" +
+        "--latency-weight mu (US$ per second) routes to argmax lambda * q_m - c_m - mu * latency_m instead, and --max-latency only among models whose expected\n" +
+        "latency (mean on the router's training rows) fits; both need a router trained on a table with latency.\n" +
         "With none of them, the router's default target (set by `routekit calibrate`), else its best-quality point.\n" +
         "Routers that need the prompts' outcomes (oracle, zero, cascade) cannot route new prompts.\n" +
         "A prompt's eval (task), from --eval or an input line's \"eval\" field, is read by task-aware routers (task-prior); others ignore it.",
@@ -110,6 +123,8 @@ export function register(program: Command): void {
     .option("--budget <usd>", "mean US$ per query not to exceed, e.g. 0.002")
     .option("--max-share <model=fraction>", "largest share of prompts a model may get, e.g. gpt-4-1106-preview=0.2 (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
     .option("--lambda <x>", "route at this lambda instead: US$ per unit of quality (0 = cheapest model, inf = best predicted quality)")
+    .option("--latency-weight <usd-per-s>", "US$ per second of expected latency, subtracted from each model's value (default 0: latency ignored)")
+    .option("--max-latency <seconds>", "route only among models whose expected latency is at most this many seconds")
     .option("--seed <n>", "seed of the per-prompt draw that mixes two operating points", "0")
     .option("--input <prompts.jsonl>", 'prompts, one per line: {"id": "...", "prompt": "...", "eval": "..."} (eval optional)')
     .option("--eval <name>", "the eval (task) of the one prompt given, e.g. mmlu-anatomy (with --input, give each line an \"eval\" field instead)")
@@ -117,6 +132,7 @@ export function register(program: Command): void {
     .option("--json", "print JSON: the plan, and per prompt the chosen model, the point used and every model's predicted quality")
     .action(async (dir: string, prompt: string | undefined, o: RouteCliOptions) => {
       const at = routeAtOf(o);
+      const latency = latencyOf(o);
       if ((prompt === undefined) === (o.input === undefined)) throw new InputError("give either one prompt or --input <prompts.jsonl>");
       if (prompt !== undefined && prompt.trim() === "") throw new InputError("the prompt is empty", { field: "prompt" });
       if (o.eval !== undefined && o.input !== undefined) throw new InputError('--eval is for one prompt; with --input give each line an "eval" field', { field: "--eval" });
@@ -125,7 +141,7 @@ export function register(program: Command): void {
       const bar = progressReporter("embed", { quiet: !!o.json || prompts.ids.length < 256 });
       let result;
       try {
-        result = await routeWithSavedRouter(dir, prompts, at, { cacheDir: o.cacheDir, onProgress: bar.update });
+        result = await routeWithSavedRouter(dir, prompts, at, { cacheDir: o.cacheDir, onProgress: bar.update, ...(latency ? { latency } : {}) });
       } finally {
         bar.stop();
       }
@@ -134,8 +150,9 @@ export function register(program: Command): void {
         printJson({ router: dir, type: manifest.type, plan: jsonOfPlan(plan), pool: manifest.pool, prompts: routed.map(jsonOfPrompt) });
         return;
       }
-      const rows = routed.map((r) => [r.id, r.model, lambdaText(r.lambda), money(r.expectedCost), r.expectedQuality.toFixed(3)]);
-      const head = plan.mode === "lambda" ? ["id", "model", "lambda", "model $/query", "predicted quality"] : ["id", "model", "lambda", "point $/query", "point quality"];
+      const lat = plan.latency !== undefined;
+      const rows = routed.map((r) => [r.id, r.model, lambdaText(r.lambda), money(r.expectedCost), r.expectedQuality.toFixed(3), ...(lat ? [r.expectedLatency !== undefined ? r.expectedLatency.toFixed(2) : "n/a"] : [])]);
+      const head = [...(plan.mode === "lambda" ? ["id", "model", "lambda", "model $/query", "predicted quality"] : ["id", "model", "lambda", "point $/query", "point quality"]), ...(lat ? ["model latency s"] : [])];
       process.stdout.write(`${[...describePlan(plan), "", formatTable(head, rows)].join("\n")}\n`);
     });
 }

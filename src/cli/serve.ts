@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { DEFAULT_BODY_LIMIT, DEFAULT_HOST, DEFAULT_PORT, routingName, startServer } from "../server/index.js";
 import { InputError } from "../util/errors.js";
+import { latencyOf } from "../workflow/route-at.js";
 
 interface ServeCliOptions {
   router: string[];
@@ -11,6 +12,8 @@ interface ServeCliOptions {
   batchWindowMs: string;
   threads?: string;
   logLevel: string;
+  latencyWeight?: string;
+  maxLatency?: string;
 }
 
 function integer(value: string, field: string, min: number, max: number): number {
@@ -42,10 +45,13 @@ export function register(program: Command): void {
     .option("--body-limit <bytes>", "largest request body", String(DEFAULT_BODY_LIMIT))
     .option("--batch-window-ms <ms>", "how long an idle router waits for more requests to batch with", "2")
     .option("--threads <n>", "encoder threads per router (default: all cores, at most 8)")
+    .option("--latency-weight <usd-per-s>", "route every request to argmax lambda * q - c - mu * expected latency, mu in US$ per second (a /v1/route request may set latency_weight)")
+    .option("--max-latency <seconds>", "route every request only among models whose expected latency is at most this (a /v1/route request may set max_latency)")
     .option("--log-level <level>", "request log level: fatal, error, warn, info, debug or silent", "info")
     .action(async (o: ServeCliOptions) => {
       const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
       if (!levels.includes(o.logLevel)) throw new InputError(`must be one of ${levels.join(", ")}`, { field: "--log-level" });
+      const latency = latencyOf(o);
       const { app, url, routers } = await startServer({
         routers: o.router.map(routerArg),
         upstreamsFile: o.upstreams,
@@ -55,6 +61,7 @@ export function register(program: Command): void {
         batch: { windowMs: integer(o.batchWindowMs, "--batch-window-ms", 0, 1000) },
         ...(o.threads !== undefined ? { threads: integer(o.threads, "--threads", 1, 64) } : {}),
         logger: o.logLevel === "silent" ? false : { level: o.logLevel },
+        ...(latency ? { latency } : {}),
       });
       process.stderr.write(`routekit: serving ${routers.map((r) => routingName(r.name)).join(", ")} on ${url} (OpenAI base URL ${url}/v1)\n`);
       let closing = false;

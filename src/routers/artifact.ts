@@ -16,6 +16,7 @@ import { recoverDir, writeDirAtomic } from "../util/atomic.js";
 import { getRouterFactory, routerTypes } from "./registry.js";
 import type { FitReport, Router, RouterManifest } from "./router.js";
 import { lambdaFromJson, lambdaToJson, type OperatingPoints, type RoutingTarget } from "./targets.js";
+import { expectedLatenciesOfRouter } from "./common.js";
 
 export const ROUTER_FORMAT = "routekit.router";
 /** 2: training/validation prompt ids, operating points and a default target travel with the router. */
@@ -36,8 +37,17 @@ type StoredOperatingPoints = Omit<OperatingPoints, "points"> & {
   readonly points: readonly (Omit<OperatingPoints["points"][number], "lambda"> & { readonly lambda: number | "inf" | null })[];
 };
 
+/** A pool entry as saved: the contract's model and expected cost, and the expected latency when the training rows had one. */
+export interface SavedPoolEntry {
+  readonly model: string;
+  readonly expectedCost: number;
+  /** l_m: mean total latency in seconds on the training rows; absent when unknown (routers trained before latency, or rows without it). */
+  readonly expectedLatencySeconds?: number;
+}
+
 /** router.json as written: the contract's manifest plus what routing at a budget needs, and a self-checksum. */
 export interface SavedRouterManifest extends RouterManifest {
+  readonly pool: readonly SavedPoolEntry[];
   /** Shared prefixes learned on the training prompts (eval -> prefix), stripped again at route time. */
   readonly prefixes?: Record<string, string>;
   readonly fittedOn: FittedOn;
@@ -58,7 +68,7 @@ const manifestSchema = z
     formatVersion: z.number(),
     type: z.string().refine((t) => routerTypes().includes(t), { message: "not a known router type" }),
     params: z.record(z.string(), z.unknown()),
-    pool: z.array(z.object({ model: z.string().min(1), expectedCost: nonNegative }).strict()).min(1),
+    pool: z.array(z.object({ model: z.string().min(1), expectedCost: nonNegative, expectedLatencySeconds: nonNegative.optional() }).strict()).min(1),
     embedder: z.object({ id: z.string(), spec: z.string(), preparation: z.object({ unwrapList: z.boolean(), stripSharedPrefix: z.boolean(), maxChars: z.number().int().nonnegative(), keep: z.enum(["head", "tail"]) }).strict() }).strict().nullable(),
     prefixes: z.record(z.string(), z.string()).optional(),
     split: z.record(z.string(), z.unknown()),
@@ -143,6 +153,12 @@ export function storeOperatingPoints(ops: OperatingPoints | null): StoredOperati
   return ops ? { ...ops, points: ops.points.map((p) => ({ ...p, lambda: lambdaToJson(p.lambda) })) } : null;
 }
 
+/** Each pool model's expected latency in seconds from router.json (NaN where it records none), or null when it records none at all. */
+export function expectedLatenciesOfManifest(manifest: SavedRouterManifest): Float64Array | null {
+  if (!manifest.pool.some((p) => p.expectedLatencySeconds !== undefined)) return null;
+  return Float64Array.from(manifest.pool, (p) => p.expectedLatencySeconds ?? NaN);
+}
+
 /** The manifest's operating points with lambdas as numbers (Infinity restored). */
 export function operatingPointsOf(manifest: SavedRouterManifest): OperatingPoints | null {
   const ops = manifest.operatingPoints;
@@ -154,6 +170,7 @@ export async function saveRouter(router: Router, dir: string, meta: SaveMeta): P
   if (!factory.save) throw new InputError(`router type ${router.type} cannot be saved`);
   if (router.needsEmbeddings && !meta.embedder) throw new Error(`router ${router.type} reads embeddings: saving it needs the embedder`);
   const costs = expectedCostsOf(router);
+  const latencies = expectedLatenciesOfRouter(router as { pool: readonly string[]; expectedCosts?: Float64Array; expectedLatencies?: Float64Array });
   await writeDirAtomic(dir, async (staging) => {
     const names = await factory.save!(router, staging);
     if (names.includes(FITTED_PROMPTS_FILE)) throw new Error(`router type ${router.type} writes a file named ${FITTED_PROMPTS_FILE}, which is reserved`);
@@ -167,7 +184,11 @@ export async function saveRouter(router: Router, dir: string, meta: SaveMeta): P
       formatVersion: ROUTER_FORMAT_VERSION,
       type: router.type,
       params: router.params,
-      pool: router.pool.map((model, j) => ({ model, expectedCost: costs[j] })),
+      pool: router.pool.map((model, j) => ({
+        model,
+        expectedCost: costs[j],
+        ...(latencies && Number.isFinite(latencies[j]) ? { expectedLatencySeconds: latencies[j] } : {}),
+      })),
       embedder: router.needsEmbeddings ? meta.embedder : null,
       ...(meta.prefixes && router.needsEmbeddings ? { prefixes: meta.prefixes } : {}),
       split: meta.split,

@@ -1,4 +1,4 @@
-/** Pieces every router shares: expected costs, targets, and checks on the inputs they are given. */
+/** Pieces every router shares: expected costs and latencies, targets, and checks on the inputs they are given. */
 import { completeRows, modelColumnCells, selectRows, type OutcomeTable } from "../data/table.js";
 import { selectEmbeddingRows, type EmbeddingMatrix } from "../embed/embedder.js";
 import { InputError } from "../util/errors.js";
@@ -25,9 +25,56 @@ function meanOverCompleteRows(table: OutcomeTable, pool: readonly string[], valu
   return out;
 }
 
+/**
+ * The expected latencies learned with each expected-cost array (see expectedCostsOf): every
+ * router takes its c_m from expectedCostsOf on its training rows, so the l_m of the same rows
+ * travel with that very array to saveRouter (expectedLatenciesOfRouter), without each router
+ * type having to carry them.
+ */
+const LATENCIES_OF_COSTS = new WeakMap<Float64Array, Float64Array>();
+
 /** c_m: mean US$ per query of each pool model on the training rows (complete rows only). */
 export function expectedCostsOf(table: OutcomeTable, pool: readonly string[]): Float64Array {
-  return meanOverCompleteRows(table, pool, table.costs, "expected costs");
+  const costs = meanOverCompleteRows(table, pool, table.costs, "expected costs");
+  const latencies = expectedLatenciesOf(table, pool);
+  if (latencies) LATENCIES_OF_COSTS.set(costs, latencies);
+  return costs;
+}
+
+/**
+ * l_m: mean total latency in seconds of each pool model on the training rows (complete rows
+ * whose latency is known; NaN for a model with none), or null when the table has no latencies.
+ */
+export function expectedLatenciesOf(table: OutcomeTable, pool: readonly string[]): Float64Array | null {
+  const lat = table.totalLatencyMs;
+  if (!lat) return null;
+  const cols = poolColumns(table, pool);
+  const rows = completeRows(table);
+  const m0 = table.models.length;
+  const out = new Float64Array(pool.length);
+  cols.forEach((col, j) => {
+    let sum = 0;
+    let count = 0;
+    for (const i of rows) {
+      const x = lat[i * m0 + col];
+      if (Number.isNaN(x)) continue;
+      sum += x;
+      count++;
+    }
+    out[j] = count > 0 ? sum / count / 1000 : NaN;
+  });
+  return out;
+}
+
+/**
+ * A fitted router's expected latency per pool model (seconds; NaN where unknown), or null when
+ * its training rows had none: its own `expectedLatencies` if it has them, else those learned
+ * with its expected costs.
+ */
+export function expectedLatenciesOfRouter(router: { readonly pool: readonly string[]; readonly expectedCosts?: Float64Array; readonly expectedLatencies?: Float64Array }): Float64Array | null {
+  const own = router.expectedLatencies;
+  const l = own ?? (router.expectedCosts ? LATENCIES_OF_COSTS.get(router.expectedCosts) : undefined);
+  return l && l.length === router.pool.length ? l : null;
 }
 
 /** Mean training score of each pool model (complete rows only). */

@@ -13,7 +13,7 @@
  * surface them as they would OpenAI's own.
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import type { RoutePlan, RoutingSession } from "../workflow/session.js";
+import type { LatencyOptions, RoutePlan, RoutingSession } from "../workflow/session.js";
 import type { RouteAt } from "../workflow/session.js";
 import { InputError } from "../util/errors.js";
 import { MicroBatcher, type BatcherOptions } from "./batcher.js";
@@ -40,6 +40,12 @@ export interface ServerOptions {
   logger?: boolean | { level: string };
   /** Seed of the per-prompt draw that mixes two operating points (default 0, as `route`). */
   seed?: number;
+  /**
+   * The latency weight (US$ per second) and limit (seconds) every request is routed with
+   * (`serve --latency-weight / --max-latency`); a /v1/route request may set its own
+   * (`latency_weight`, `max_latency`). Default: none.
+   */
+  latency?: LatencyOptions;
 }
 
 export const DEFAULT_BODY_LIMIT = 1 << 20;
@@ -86,6 +92,8 @@ const ROUTE_SCHEMA = {
     budget: { type: "number", minimum: 0 },
     lambda: { anyOf: [{ type: "number", minimum: 0 }, { type: "string", enum: ["inf"] }] },
     max_share: { type: "object", additionalProperties: { type: "number", minimum: 0, maximum: 1 } },
+    latency_weight: { type: "number", minimum: 0 },
+    max_latency: { type: "number", minimum: 0 },
   },
   additionalProperties: false,
 };
@@ -111,11 +119,16 @@ export function promptOfMessages(messages: readonly Message[]): string {
 }
 
 const lambdaOf = (v: number | "inf") => (v === "inf" ? Infinity : v);
+
+/** The routing session's field names as the request fields that set them. */
+const REQUEST_FIELD: Record<string, string> = { latencyWeight: "latency_weight", maxLatency: "max_latency" };
 const jsonLambda = (l: number | null | undefined) => (l === Infinity ? "inf" : (l ?? null));
 
 /** The plan as JSON (no Infinity): what was decided for the whole request. */
 export function planJson(plan: RoutePlan): Record<string, unknown> {
-  if (plan.mode === "lambda") return { mode: "lambda", lambda: jsonLambda(plan.lambda) };
+  const l = plan.latency;
+  const latency = l ? { latency: { weight: l.weight, ...(l.maxSeconds !== undefined ? { max_seconds: l.maxSeconds } : {}), ...(l.note ? { note: l.note } : {}) } } : {};
+  if (plan.mode === "lambda") return { mode: "lambda", lambda: jsonLambda(plan.lambda), ...latency };
   const c = plan.choice!;
   return {
     mode: "target",
@@ -128,6 +141,7 @@ export function planJson(plan: RoutePlan): Record<string, unknown> {
     shares: c.shares,
     mix: { low_lambda: jsonLambda(c.low.lambda), high_lambda: jsonLambda(c.high.lambda), high_share: c.t },
     note: c.note,
+    ...latency,
   };
 }
 
@@ -165,14 +179,14 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   };
 
   /** Route one or more prompts through the router's micro-batcher, timed and counted. */
-  const decide = async (r: ReturnType<typeof routerOf>, texts: string[], evals: (string | null)[] | undefined, at: RouteAt | "default") => {
+  const decide = async (r: ReturnType<typeof routerOf>, texts: string[], evals: (string | null)[] | undefined, at: RouteAt | "default", latency = opts.latency) => {
     const stop = metrics.routingSeconds.startTimer({ router: r.name });
     try {
-      const result = await r.batcher.route({ texts, ...(evals ? { evals } : {}), at });
+      const result = await r.batcher.route({ texts, ...(evals ? { evals } : {}), at, ...(latency ? { latency } : {}) });
       for (const d of result.routed) metrics.decisions.inc({ router: r.name, model: d.model });
       return result;
     } catch (err) {
-      if (err instanceof InputError) throw new ApiError(400, err.message, err.location.field ?? null, "invalid_target");
+      if (err instanceof InputError) throw new ApiError(400, err.message, REQUEST_FIELD[err.location.field ?? ""] ?? err.location.field ?? null, "invalid_target");
       throw err;
     } finally {
       stop();
@@ -239,7 +253,17 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   }));
 
   app.post("/v1/route", { schema: { body: ROUTE_SCHEMA } }, async (req) => {
-    const body = req.body as { model: string; prompt?: string | string[]; messages?: Message[]; eval?: string | null | (string | null)[]; budget?: number; lambda?: number | "inf"; max_share?: Record<string, number> };
+    const body = req.body as {
+      model: string;
+      prompt?: string | string[];
+      messages?: Message[];
+      eval?: string | null | (string | null)[];
+      budget?: number;
+      lambda?: number | "inf";
+      max_share?: Record<string, number>;
+      latency_weight?: number;
+      max_latency?: number;
+    };
     const r = routerOf(body.model);
     if ((body.prompt === undefined) === (body.messages === undefined)) throw new ApiError(400, 'give "prompt" (a string or an array of strings) or "messages", not both', body.prompt === undefined ? "prompt" : "messages");
     const texts = body.messages ? [promptOfMessages(body.messages)] : typeof body.prompt === "string" ? [body.prompt] : body.prompt!;
@@ -260,7 +284,11 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       const fromName = r.at === "default" || !("target" in r.at) ? {} : r.at.target;
       at = { target: { ...fromName, ...(body.budget !== undefined ? { budget: body.budget } : {}), ...(body.max_share ? { maxShare: body.max_share } : {}) }, seed };
     }
-    const { routed, plan } = await decide(r, texts, evals, at);
+    // The request's latency fields replace the server's, each on its own.
+    const weight = body.latency_weight ?? opts.latency?.weight;
+    const maxSeconds = body.max_latency ?? opts.latency?.maxSeconds;
+    const latency: LatencyOptions | undefined = weight !== undefined || maxSeconds !== undefined ? { ...(weight !== undefined ? { weight } : {}), ...(maxSeconds !== undefined ? { maxSeconds } : {}) } : undefined;
+    const { routed, plan } = await decide(r, texts, evals, at, latency);
     return {
       object: "routekit.route",
       model: body.model,
@@ -272,6 +300,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         expected_cost: d.expectedCost,
         expected_quality: d.expectedQuality,
         model_expected_cost: r.session.expectedCost(d.model),
+        ...(d.expectedLatency !== undefined ? { model_expected_latency: d.expectedLatency } : {}),
         quality: d.quality,
       })),
     };

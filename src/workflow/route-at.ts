@@ -1,10 +1,11 @@
 /**
  * Where to route, said in strings at the edges (CLI flags, the server's model names and request
- * fields) and parsed here once into the typed RouteAt the routing session takes.
+ * fields) and parsed here once into the typed RouteAt the routing session takes, and the
+ * latency flags into the LatencyOptions it takes beside it.
  */
 import type { RoutingTarget } from "../routers/targets.js";
 import { InputError } from "../util/errors.js";
-import type { RouteAt } from "./session.js";
+import type { LatencyOptions, RouteAt } from "./session.js";
 
 /** A plain decimal number (no hex, no empty string, no "Infinity" unless asked for). */
 export const DECIMAL = /^[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
@@ -51,3 +52,26 @@ export function routeAtOf(o: { lambda?: string; budget?: string; maxShare?: stri
   return { target, seed: Number(o.seed) };
 }
 
+
+/** --latency-weight: mu, US$ per second of waiting, a non-negative decimal number. */
+export function parseLatencyWeight(value: string, field = "--latency-weight"): number {
+  const v = value.trim().replace(/^\$/, "");
+  if (!DECIMAL.test(v) || !Number.isFinite(Number(v))) throw new InputError(`${field} must be US$ per second of waiting as a non-negative decimal number (e.g. 0.0001), got "${value}"`, { field });
+  return Number(v);
+}
+
+/** --max-latency: seconds, a non-negative decimal number (an "s" suffix is allowed). */
+export function parseMaxLatency(value: string, field = "--max-latency"): number {
+  const v = value.trim().replace(/s$/i, "");
+  if (!DECIMAL.test(v) || !Number.isFinite(Number(v))) throw new InputError(`${field} must be a number of seconds (e.g. 2.5), got "${value}"`, { field });
+  return Number(v);
+}
+
+/** The CLI's latency flags as LatencyOptions; undefined when neither is given (routing exactly as without). */
+export function latencyOf(o: { latencyWeight?: string; maxLatency?: string }): LatencyOptions | undefined {
+  if (o.latencyWeight === undefined && o.maxLatency === undefined) return undefined;
+  return {
+    ...(o.latencyWeight !== undefined ? { weight: parseLatencyWeight(o.latencyWeight) } : {}),
+    ...(o.maxLatency !== undefined ? { maxSeconds: parseMaxLatency(o.maxLatency) } : {}),
+  };
+}

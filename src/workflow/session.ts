@@ -5,16 +5,17 @@
  * for its lifetime and hands it the prompts of many concurrent requests at once (routeMany), so
  * they share one embedding batch and one prediction.
  *
- * Routing is the one rule of ../routers/routing.ts (argmax lambda * q - c per prompt); a target
- * is met by the router's operating points (../routers/targets.ts), mixing two points by a seeded
- * draw keyed by each prompt's text, so a prompt gets the same model in any batch.
+ * Routing is the one rule of ../routers/routing.ts (argmax lambda * q - c - mu * latency per
+ * prompt, mu = 0 unless a latency weight is asked for); a target is met by the router's operating
+ * points (../routers/targets.ts), mixing two points by a seeded draw keyed by each prompt's text,
+ * so a prompt gets the same model in any batch.
  */
 import { join } from "node:path";
-import type { Embedder, EmbeddingMatrix } from "../embed/embedder.js";
+import { selectEmbeddingRows, type Embedder, type EmbeddingMatrix } from "../embed/embedder.js";
 import { createEmbedder, defaultCacheDir, embedTexts } from "../embed/index.js";
-import { loadRouter, MANIFEST_FILE, operatingPointsOf, type SavedRouterManifest } from "../routers/artifact.js";
+import { expectedLatenciesOfManifest, loadRouter, MANIFEST_FILE, operatingPointsOf, type SavedRouterManifest } from "../routers/artifact.js";
 import type { PredictiveRouter, Router } from "../routers/router.js";
-import { routePrompts } from "../routers/routing.js";
+import { routePrompts, type LatencyTerm } from "../routers/routing.js";
 import { chooseTarget, pointsForPrompts, type OperatingPoint, type OperatingPoints, type RoutingTarget, type TargetChoice } from "../routers/targets.js";
 import { InputError } from "../util/errors.js";
 import type { ProgressFn } from "../util/progress.js";
@@ -33,6 +34,20 @@ export interface RoutedPrompt {
   expectedQuality: number;
   /** Predicted quality of every pool model. */
   quality: Record<string, number>;
+  /** The chosen model's expected latency in seconds (from its training rows), when the router records latencies. */
+  expectedLatency?: number;
+}
+
+/**
+ * The latency side of routing: route to argmax lambda * q - c - weight * latency, optionally only
+ * among models whose expected latency is at most maxSeconds. Needs a router that records expected
+ * latencies (trained on a table with latency).
+ */
+export interface LatencyOptions {
+  /** mu: US$ per second of waiting (default 0). */
+  weight?: number;
+  /** Only models whose expected latency is at most this many seconds. */
+  maxSeconds?: number;
 }
 
 /** How to route: at a bare lambda (for experts), or at a target met by the router's operating points. */
@@ -47,6 +62,8 @@ export interface RoutePlan {
   pointsOn?: { on: OperatingPoints["on"]; prompts: number };
   /** Set when no routing was asked for: the router's recorded default target, or its best-quality point. */
   defaulted?: "recorded target" | "best-quality point";
+  /** The latency term and limit applied, when asked for. */
+  latency?: { weight: number; maxSeconds?: number; note?: string };
 }
 
 /** Prompts to route. `ids` default to "1", "2", ...; `evals` (each prompt's task, or null) reach task-aware routers only. */
@@ -58,6 +75,7 @@ export interface PromptsToRoute {
 
 export interface RoutingRequest extends PromptsToRoute {
   at: RouteAt | "default";
+  latency?: LatencyOptions;
 }
 
 export interface SessionOptions {
@@ -122,7 +140,12 @@ interface Resolved {
   choice: TargetChoice | null;
   lambda: number;
   seed: number;
+  /** The latency term for routeAt; undefined when none was asked for (decisions exactly as without). */
+  latency?: LatencyTerm;
 }
+
+/** The operating points' promise does not price latency: said once where the plan is shown. */
+export const LATENCY_TARGET_NOTE = "the operating points were measured without the latency term; with it, spend and quality may differ from the point's figures";
 
 export class RoutingSession {
   private closed = false;
@@ -166,6 +189,11 @@ export class RoutingSession {
     return operatingPointsOf(this.manifest);
   }
 
+  /** Expected latency in seconds of each pool model (NaN where unknown), or null when the router records none. */
+  get expectedLatencies(): Float64Array | null {
+    return expectedLatenciesOfManifest(this.manifest);
+  }
+
   /** Expected US$ per query of a pool model (from its training rows). */
   expectedCost(model: string): number {
     const i = this.router.pool.indexOf(model);
@@ -178,11 +206,60 @@ export class RoutingSession {
    * InputError naming the field for a target the router cannot meet (an unknown model's share,
    * no operating points).
    */
-  plan(at: RouteAt | "default"): RoutePlan {
-    return this.resolve(at).plan;
+  plan(at: RouteAt | "default", latency?: LatencyOptions): RoutePlan {
+    return this.resolve(at, latency).plan;
   }
 
-  private resolve(at: RouteAt | "default"): Resolved {
+  /**
+   * Check a latency term against the router: a weight >= 0 and a limit >= 0, and every pool model
+   * with an expected latency. undefined when none is asked for (weight 0, no limit).
+   */
+  private latencyTerm(latency: LatencyOptions | undefined): LatencyTerm | undefined {
+    if (!latency) return undefined;
+    const { weight = 0, maxSeconds } = latency;
+    if (!(weight >= 0) || !Number.isFinite(weight)) throw new InputError(`the latency weight must be US$ per second as a finite number >= 0, got ${weight}`, { field: "latencyWeight" });
+    if (maxSeconds !== undefined && !(maxSeconds >= 0)) throw new InputError(`the latency limit must be a number of seconds >= 0, got ${maxSeconds}`, { field: "maxLatency" });
+    if (weight === 0 && maxSeconds === undefined) return undefined;
+    const seconds = this.expectedLatencies;
+    const field = weight > 0 ? "latencyWeight" : "maxLatency";
+    if (!seconds) {
+      throw new InputError(
+        `the router records no expected latencies (trained before routekit kept them, or on a table without latency), so it cannot route with a latency weight or limit; retrain it on a table with latency columns`,
+        { file: join(this.dir, MANIFEST_FILE), field },
+      );
+    }
+    const unknown = this.router.pool.filter((_, j) => Number.isNaN(seconds[j]));
+    if (unknown.length) {
+      throw new InputError(`the router records no expected latency for ${unknown.join(", ")} (its training rows had none), so it cannot route with a latency weight or limit`, { file: join(this.dir, MANIFEST_FILE), field });
+    }
+    return { seconds, weight, ...(maxSeconds !== undefined ? { maxSeconds } : {}), models: this.router.pool };
+  }
+
+  private resolve(at: RouteAt | "default", latencyAsked?: LatencyOptions): Resolved {
+    const latency = this.latencyTerm(latencyAsked);
+    const resolved = this.resolveAt(at);
+    if (!latency) return resolved;
+    const plan: RoutePlan = {
+      ...resolved.plan,
+      latency: {
+        weight: latency.weight,
+        ...(latency.maxSeconds !== undefined ? { maxSeconds: latency.maxSeconds } : {}),
+        ...(resolved.plan.mode === "target" ? { note: LATENCY_TARGET_NOTE } : {}),
+      },
+    };
+    // A limit no model meets is the same error for every prompt: say it before any work.
+    if (latency.maxSeconds !== undefined && !latency.seconds.some((x) => x <= latency.maxSeconds!)) {
+      let fastest = 0;
+      latency.seconds.forEach((x, j) => (x < latency.seconds[fastest] ? (fastest = j) : 0));
+      throw new InputError(
+        `no model's expected latency fits the limit of ${latency.maxSeconds} s; the fastest is ${this.router.pool[fastest]} at ${Number(latency.seconds[fastest].toPrecision(3))} s`,
+        { field: "maxLatency" },
+      );
+    }
+    return { ...resolved, plan, latency };
+  }
+
+  private resolveAt(at: RouteAt | "default"): Resolved {
     const asked = at === "default" ? defaultRouteAt(this.manifest) : at;
     if ("lambda" in asked) {
       if (!(asked.lambda >= 0)) throw new InputError(`lambda must be >= 0, got ${asked.lambda}`, { field: "lambda" });
@@ -228,8 +305,8 @@ export class RoutingSession {
   }
 
   /** Route one batch of prompts at one RouteAt. */
-  async route(prompts: PromptsToRoute, at: RouteAt | "default", onProgress?: ProgressFn): Promise<{ routed: RoutedPrompt[]; plan: RoutePlan }> {
-    const [result] = await this.routeMany([{ ...prompts, at }], onProgress);
+  async route(prompts: PromptsToRoute, at: RouteAt | "default", onProgress?: ProgressFn, latency?: LatencyOptions): Promise<{ routed: RoutedPrompt[]; plan: RoutePlan }> {
+    const [result] = await this.routeMany([{ ...prompts, at, ...(latency ? { latency } : {}) }], onProgress);
     return result;
   }
 
@@ -251,7 +328,7 @@ export class RoutingSession {
       try {
         if (r.ids && r.ids.length !== r.texts.length) throw new Error(`${r.ids.length} ids for ${r.texts.length} prompts`);
         if (r.evals && r.evals.length !== r.texts.length) throw new Error(`${r.evals.length} evals for ${r.texts.length} prompts`);
-        return this.resolve(r.at);
+        return this.resolve(r.at, r.latency);
       } catch (err) {
         if (!settle) throw err;
         return err as Error;
@@ -284,9 +361,11 @@ export class RoutingSession {
     const anyEval = ok.some(({ r }) => r.evals);
     const evals = anyEval ? ok.flatMap(({ r }) => r.evals ?? r.texts.map(() => null)) : undefined;
     const embeddings = await this.embed(texts, onProgress);
-    const { chosen, quality } = await routePrompts(this.router, { ids, texts, ...(evals ? { evals } : {}), embeddings }, lambdas);
     const pool = this.router.pool;
     const m = pool.length;
+    const batch = { ids, texts, ...(evals ? { evals } : {}), embeddings };
+    const { chosen, quality } = await this.routeByLatency(batch, lambdas, ok.map(({ r, res }) => ({ prompts: r.texts.length, latency: res.latency })));
+    const seconds = this.expectedLatencies;
     let at = 0;
     for (const { r, k, res } of ok) {
       const routed: RoutedPrompt[] = [];
@@ -300,11 +379,56 @@ export class RoutingSession {
           expectedCost: p ? p.cost : this.router.expectedCosts[c],
           expectedQuality: p ? p.quality : quality[at * m + c],
           quality: Object.fromEntries(pool.map((name, x) => [name, quality[at * m + x]])),
+          ...(seconds && Number.isFinite(seconds[c]) ? { expectedLatency: seconds[c] } : {}),
         });
       }
       out[k] = { routed, plan: res.plan };
     }
     return out;
+  }
+
+  /**
+   * routePrompts over the whole batch, once per distinct latency term among its requests (in
+   * the usual case, one): a prompt's predicted quality does not depend on which prompts share
+   * its batch, so splitting changes no decision.
+   */
+  private async routeByLatency(
+    batch: { ids: string[]; texts: string[]; evals?: (string | null)[]; embeddings: EmbeddingMatrix | null },
+    lambdas: number[],
+    parts: readonly { prompts: number; latency?: LatencyTerm }[],
+  ): Promise<{ chosen: Int32Array; quality: Float64Array }> {
+    const keyOf = (l?: LatencyTerm) => (l ? `${l.weight}:${l.maxSeconds ?? ""}` : "");
+    const keys = [...new Set(parts.map((p) => keyOf(p.latency)))];
+    if (keys.length === 1) return routePrompts(this.router, batch, lambdas, parts[0].latency);
+    const m = this.router.pool.length;
+    const n = batch.ids.length;
+    const chosen = new Int32Array(n);
+    const quality = new Float64Array(n * m);
+    for (const key of keys) {
+      const rows: number[] = [];
+      let latency: LatencyTerm | undefined;
+      let start = 0;
+      for (const p of parts) {
+        if (keyOf(p.latency) === key) {
+          latency = p.latency;
+          for (let i = 0; i < p.prompts; i++) rows.push(start + i);
+        }
+        start += p.prompts;
+      }
+      const e = batch.embeddings;
+      const sub = {
+        ids: rows.map((i) => batch.ids[i]),
+        texts: rows.map((i) => batch.texts[i]),
+        ...(batch.evals ? { evals: rows.map((i) => batch.evals![i]) } : {}),
+        embeddings: e ? selectEmbeddingRows(e, rows) : null,
+      };
+      const r = await routePrompts(this.router, sub, rows.map((i) => lambdas[i]), latency);
+      rows.forEach((i, k) => {
+        chosen[i] = r.chosen[k];
+        quality.set(r.quality.subarray(k * m, (k + 1) * m), i * m);
+      });
+    }
+    return { chosen, quality };
   }
 
   /** Release the encoder (its worker threads) and the router's tensors. */
@@ -325,12 +449,12 @@ export async function routeWithSavedRouter(
   dir: string,
   prompts: PromptsToRoute,
   at: RouteAt | "default",
-  opts: { cacheDir?: string | false; onProgress?: ProgressFn } = {},
+  opts: { cacheDir?: string | false; onProgress?: ProgressFn; latency?: LatencyOptions } = {},
 ): Promise<{ routed: RoutedPrompt[]; plan: RoutePlan; manifest: SavedRouterManifest }> {
   // As every command: the user's embedding cache unless told otherwise.
   const session = await RoutingSession.open(dir, { cacheDir: opts.cacheDir ?? defaultCacheDir() });
   try {
-    const { routed, plan } = await session.route(prompts, at, opts.onProgress);
+    const { routed, plan } = await session.route(prompts, at, opts.onProgress, opts.latency);
     return { routed, plan, manifest: session.manifest };
   } finally {
     await session.close();
