@@ -2,6 +2,8 @@ import type { Command } from "commander";
 import { DEFAULT_BODY_LIMIT, DEFAULT_HOST, DEFAULT_PORT, routingName, startServer } from "../server/index.js";
 import { InputError } from "../util/errors.js";
 import { latencyOf } from "../workflow/route-at.js";
+import { expectedLatenciesOfManifest, MANIFEST_FILE, readManifest } from "../routers/artifact.js";
+import { join } from "node:path";
 
 interface ServeCliOptions {
   router: string[];
@@ -52,6 +54,15 @@ export function register(program: Command): void {
       const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
       if (!levels.includes(o.logLevel)) throw new InputError(`must be one of ${levels.join(", ")}`, { field: "--log-level" });
       const latency = latencyOf(o);
+      // A latency term every request would be refused: say so once, before loading any encoder.
+      if (latency && ((latency.weight ?? 0) > 0 || latency.maxSeconds !== undefined)) {
+        for (const { dir } of o.router.map(routerArg)) {
+          const l = expectedLatenciesOfManifest(await readManifest(dir));
+          if (!l || l.some((x) => Number.isNaN(x))) {
+            throw new InputError("the router records no expected latency for every pool model (trained on a table without latency), so it cannot serve with --latency-weight / --max-latency", { file: join(dir, MANIFEST_FILE) });
+          }
+        }
+      }
       const { app, url, routers } = await startServer({
         routers: o.router.map(routerArg),
         upstreamsFile: o.upstreams,

@@ -96,4 +96,18 @@ describe("routekit serve", () => {
     expect(unset.code).toBe(1);
     expect(unset.stderr).toContain("environment variable FAKE_KEY");
   });
+
+  it("--latency-weight / --max-latency: a bad value or a router without expected latencies is one line, before loading", async () => {
+    const bad = await runCli(["serve", "--router", ROUTER, "--upstreams", upstreams, "--port", "0", "--latency-weight", "fast"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    expect(bad.stderr).toMatch(/--latency-weight/);
+    const old = await runCli(["serve", "--router", ROUTER, "--upstreams", upstreams, "--port", "0", "--max-latency", "2"]);
+    expect(old.code).toBe(1);
+    expect(old.stderr.trim().split("\n")).toHaveLength(1);
+    expect(old.stderr).toMatch(/router\.json.*no expected latency/);
+    const help = await runCli(["serve", "--help"]);
+    expect(help.stdout).toMatch(/--latency-weight/);
+    expect(help.stdout).toMatch(/--max-latency/);
+  });
 });
