@@ -28,10 +28,10 @@
  * target and renamed over it when complete (as writeFileAtomic does), so a reader sees the old
  * file or the whole new one.
  */
-import { mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
-import { basename, dirname, extname } from "node:path";
+import type { FileHandle } from "node:fs/promises";
+import { basename, extname } from "node:path";
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
-import { crashPoint, stagingPath } from "../util/atomic.js";
+import { writeFileAtomicWith } from "../util/atomic.js";
 import { InputError } from "../util/errors.js";
 import type { ProgressFn } from "../util/progress.js";
 import { validateTable, type OutcomeTable } from "./table.js";
@@ -112,54 +112,6 @@ function longColumns(t: OutcomeTable): LongColumn[] {
 /** The long-form column names an export of `t` has, in file order. */
 export function exportColumns(t: OutcomeTable): string[] {
   return longColumns(t).map((c) => c.name);
-}
-
-/** An errno failure while writing, as one line naming the output (never the staging path). */
-function writeError(err: unknown, out: string): unknown {
-  if (err instanceof InputError) return err;
-  const code = (err as NodeJS.ErrnoException)?.code;
-  if (typeof code !== "string") return err;
-  const text: Record<string, string> = {
-    EACCES: "permission denied",
-    EPERM: "permission denied",
-    ENOSPC: "no space left on the device",
-    EROFS: "read-only file system",
-    EDQUOT: "disk quota exceeded",
-    ENOTDIR: "a part of the path is a file, not a directory",
-    EEXIST: "a part of the path is a file, not a directory",
-  };
-  return new InputError(`cannot write: ${text[code] ?? code}`, { file: out });
-}
-
-/**
- * Writes `out` through a staging file beside it that `fill` writes piece by piece, then fsyncs
- * and renames it over `out` (the steps of writeFileAtomic, which takes the data whole).
- */
-async function writeStaged(out: string, fill: (fh: FileHandle) => Promise<void>): Promise<void> {
-  const tmp = stagingPath(out);
-  try {
-    await mkdir(dirname(out), { recursive: true });
-    const fh = await open(tmp, "w");
-    try {
-      await fill(fh);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    crashPoint("file:staged");
-    await rename(tmp, out);
-    const dir = await open(dirname(out), "r");
-    try {
-      await dir.sync();
-    } catch {
-      // Some file systems cannot fsync a directory; the rename has happened either way.
-    } finally {
-      await dir.close();
-    }
-  } catch (err) {
-    await rm(tmp, { force: true }).catch(() => {});
-    throw writeError(err, out);
-  }
 }
 
 /** A hyparquet-writer Writer that hands each finished row group to the file and starts afresh. */
@@ -254,6 +206,6 @@ export async function exportTable(t: OutcomeTable, out: string, opts: ExportOpti
   const n = t.ids.length;
   const label = basename(out);
   const progress = (done: number) => opts.onProgress?.(done, n, label);
-  await writeStaged(out, (fh) => (opts.format === "parquet" ? writeParquet(t, cols, fh, groupRows, progress) : writeJsonl(t, cols, fh, progress)));
+  await writeFileAtomicWith(out, (fh) => (opts.format === "parquet" ? writeParquet(t, cols, fh, groupRows, progress) : writeJsonl(t, cols, fh, progress)));
   return { out, format: opts.format, rows: n * t.models.length, prompts: n, models: t.models.slice(), columns: cols.map((c) => c.name) };
 }

@@ -277,7 +277,9 @@ function errnoText(err: NodeJS.ErrnoException): string {
       return "name too long";
     case "EISDIR":
       return "is a directory";
+    // mkdir -p through a file says EEXIST: the same mistake as ENOTDIR.
     case "ENOTDIR":
+    case "EEXIST":
       return "a part of the path is a file, not a directory";
     default:
       return err.code ?? err.message;
@@ -300,6 +302,14 @@ function outputError(err: unknown, out: string, label: string | undefined): unkn
 
 /** Write a file so that readers see either the old content or the whole new one, never a part. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: { label?: string } = {}): Promise<void> {
+  await writeFileAtomicWith(path, (fh) => fh.writeFile(data), opts);
+}
+
+/**
+ * writeFileAtomic for output written piece by piece (an export of a large table): `fill` writes
+ * the staging file through its handle; it is then fsynced and renamed over `path`.
+ */
+export async function writeFileAtomicWith(path: string, fill: (fh: FileHandle) => Promise<void>, opts: { label?: string } = {}): Promise<void> {
   const label = opts.label;
   const tmp = stagingPath(path);
   try {
@@ -307,7 +317,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     await removeLeftovers(path);
     const fh = await open(tmp, "w");
     try {
-      await fh.writeFile(data);
+      await fill(fh);
       await fh.sync();
     } finally {
       await fh.close();
@@ -316,7 +326,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     await rename(tmp, path);
     await fsyncPath(dirname(path));
   } catch (err) {
-    await rm(tmp, { force: true });
+    // The cleanup's own failure (a path through a file: ENOTDIR) must not hide the cause.
+    await rm(tmp, { force: true }).catch(() => {});
     throw outputError(err, path, label);
   }
 }
