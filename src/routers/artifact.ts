@@ -16,7 +16,6 @@ import { recoverDir, writeDirAtomic } from "../util/atomic.js";
 import { getRouterFactory, routerTypes } from "./registry.js";
 import type { FitReport, Router, RouterManifest } from "./router.js";
 import { lambdaFromJson, lambdaToJson, type OperatingPoints, type RoutingTarget } from "./targets.js";
-import { expectedLatenciesOfRouter } from "./common.js";
 
 export const ROUTER_FORMAT = "routekit.router";
 /** 2: training/validation prompt ids, operating points and a default target travel with the router. */
@@ -141,6 +140,8 @@ export interface SaveMeta {
   /** Its hull vertices on the validation rows (null when there were none). */
   operatingPoints: OperatingPoints | null;
   defaultTarget?: RoutingTarget;
+  /** Each pool model's mean total latency (s) on the training rows, NaN where unknown (TrainedRouter.expectedLatencies); absent or null: none recorded. */
+  expectedLatencies?: Float64Array | null;
 }
 
 const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -170,7 +171,8 @@ export async function saveRouter(router: Router, dir: string, meta: SaveMeta): P
   if (!factory.save) throw new InputError(`router type ${router.type} cannot be saved`);
   if (router.needsEmbeddings && !meta.embedder) throw new Error(`router ${router.type} reads embeddings: saving it needs the embedder`);
   const costs = expectedCostsOf(router);
-  const latencies = expectedLatenciesOfRouter(router as { pool: readonly string[]; expectedCosts?: Float64Array; expectedLatencies?: Float64Array });
+  const latencies = meta.expectedLatencies ?? null;
+  if (latencies && latencies.length !== router.pool.length) throw new Error(`router ${router.type}: ${latencies.length} expected latencies for a pool of ${router.pool.length}`);
   await writeDirAtomic(dir, async (staging) => {
     const names = await factory.save!(router, staging);
     if (names.includes(FITTED_PROMPTS_FILE)) throw new Error(`router type ${router.type} writes a file named ${FITTED_PROMPTS_FILE}, which is reserved`);

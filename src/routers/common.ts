@@ -25,20 +25,9 @@ function meanOverCompleteRows(table: OutcomeTable, pool: readonly string[], valu
   return out;
 }
 
-/**
- * The expected latencies learned with each expected-cost array (see expectedCostsOf): every
- * router takes its c_m from expectedCostsOf on its training rows, so the l_m of the same rows
- * travel with that very array to saveRouter (expectedLatenciesOfRouter), without each router
- * type having to carry them.
- */
-const LATENCIES_OF_COSTS = new WeakMap<Float64Array, Float64Array>();
-
 /** c_m: mean US$ per query of each pool model on the training rows (complete rows only). */
 export function expectedCostsOf(table: OutcomeTable, pool: readonly string[]): Float64Array {
-  const costs = meanOverCompleteRows(table, pool, table.costs, "expected costs");
-  const latencies = expectedLatenciesOf(table, pool);
-  if (latencies) LATENCIES_OF_COSTS.set(costs, latencies);
-  return costs;
+  return meanOverCompleteRows(table, pool, table.costs, "expected costs");
 }
 
 /**
@@ -64,17 +53,6 @@ export function expectedLatenciesOf(table: OutcomeTable, pool: readonly string[]
     out[j] = count > 0 ? sum / count / 1000 : NaN;
   });
   return out;
-}
-
-/**
- * A fitted router's expected latency per pool model (seconds; NaN where unknown), or null when
- * its training rows had none: its own `expectedLatencies` if it has them, else those learned
- * with its expected costs.
- */
-export function expectedLatenciesOfRouter(router: { readonly pool: readonly string[]; readonly expectedCosts?: Float64Array; readonly expectedLatencies?: Float64Array }): Float64Array | null {
-  const own = router.expectedLatencies;
-  const l = own ?? (router.expectedCosts ? LATENCIES_OF_COSTS.get(router.expectedCosts) : undefined);
-  return l && l.length === router.pool.length ? l : null;
 }
 
 /** Mean training score of each pool model (complete rows only). */

@@ -11,7 +11,7 @@
 import { validateTable } from "../data/table.js";
 import { InputError } from "../util/errors.js";
 import { noProgress, type ProgressFn } from "../util/progress.js";
-import { batchOfTable, maskedMse, poolScores } from "./common.js";
+import { batchOfTable, expectedLatenciesOf, maskedMse, poolScores } from "./common.js";
 import { getRouterFactory, toRouterSpec, type RouterSpec } from "./registry.js";
 import type { FitReport, Router, TrainingSet } from "./router.js";
 import { routePrompts } from "./routing.js";
@@ -26,6 +26,8 @@ export interface TrainOptions {
 export interface TrainedRouter {
   router: Router;
   report: FitReport;
+  /** l_m: each pool model's mean total latency (s) on the training rows (NaN where unknown), or null when the table has none. */
+  expectedLatencies: Float64Array | null;
 }
 
 /** Every combination of the grid's values, in spec order (the first key varies slowest). */
@@ -132,6 +134,7 @@ export async function trainRouter(train: TrainingSet, validation: TrainingSet | 
   const chosen = best!;
   return {
     router: chosen.router,
+    expectedLatencies: expectedLatenciesOf(train.table, chosen.router.pool),
     report: {
       chosen: { ...chosen.router.params },
       validation: { ...chosen.fit.validation, ...chosen.figures, ...perCandidate },

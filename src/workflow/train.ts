@@ -136,7 +136,7 @@ export async function trainOnTable(table: OutcomeTable, opts: TrainOnTableOption
   const nt = rows.train.length;
   const train = selectSetRows(fitted, rowRange(0, nt));
   const validation = rows.validation.length ? selectSetRows(fitted, rowRange(nt, rows.validation.length)) : null;
-  const { router, report } = await trainRouter(train, validation, { spec, seed, onProgress: (d, t, l) => progress("fit", d, t, l) });
+  const { router, report, expectedLatencies } = await trainRouter(train, validation, { spec, seed, onProgress: (d, t, l) => progress("fit", d, t, l) });
   const split = {
     ...splitSpec,
     dataset: opts.dataset ?? "all",
@@ -146,7 +146,7 @@ export async function trainOnTable(table: OutcomeTable, opts: TrainOnTableOption
     testRows: rows.test.length,
   };
   const fittedOn = { train: idsOf(table, rows.train), validation: idsOf(table, rows.validation) };
-  return { router, report, split, seed, embedder, prefixes, fittedOn, rows, validation, fitted };
+  return { router, report, expectedLatencies, split, seed, embedder, prefixes, fittedOn, rows, validation, fitted };
 }
 
 /**
@@ -224,6 +224,7 @@ export function saveTrained(dir: string, trained: TrainedOnSplit, operatingPoint
     prefixes: trained.prefixes,
     fittedOn: trained.fittedOn,
     operatingPoints,
+    expectedLatencies: trained.expectedLatencies,
   });
 }
 
