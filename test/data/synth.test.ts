@@ -372,6 +372,19 @@ describe("routekit synth (CLI)", () => {
     expect(json.models[0].weightedMeanScore).toBeCloseTo(summarizeSynth(back).models[0].weightedMeanScore, 12);
   });
 
+  it("--latency adds the latency columns and leaves scores and costs as they were", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "rk-synth-"));
+    const out = join(dir, "l.arrow");
+    const r = await runCli(["synth", "--out", out, "--prompts", "60", "--seed", "3", "--latency"]);
+    expect(r.code, r.stderr).toBe(0);
+    const back = await readOutcomeTable(out);
+    const plain = synthesize({ prompts: 60, seed: 3 });
+    expect(back.totalLatencyMs?.length).toBe(60 * plain.models.length);
+    expect(back.ttftMs?.every((x) => x > 0)).toBe(true);
+    expect(Buffer.from(back.scores.buffer).equals(Buffer.from(plain.scores.buffer))).toBe(true);
+    expect(Buffer.from(back.costs.buffer).equals(Buffer.from(plain.costs.buffer))).toBe(true);
+  });
+
   it("regenerates data/default.arrow byte for byte with the default options", async () => {
     const dir = await mkdtemp(join(tmpdir(), "rk-synth-"));
     const out = join(dir, "default.arrow");
