@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .command("embed")
     .description("Embed a dataset's prompts into the embedding cache (later commands reuse it).")
     .argument("<dataset.arrow>", "outcome table (Arrow IPC) whose prompts to embed")
-    .option("--embedder <spec>", "use-lite | hash | hash:<dim> | hf:<model-id> | openai:<model>@<base-url>", DEFAULT_EMBEDDER_SPEC)
+    .option("--embedder <spec>", "use-lite | use-lite-static | hash | hash:<dim> | hf:<model-id> | openai:<model>@<base-url>", DEFAULT_EMBEDDER_SPEC)
     .option("--cache-dir <dir>", `embedding cache (default: $ROUTEKIT_CACHE_DIR or ${defaultCacheDir()})`)
     .option("--model-dir <dir>", "local files for hf: models, <dir>/<model-id>/ (default: $ROUTEKIT_MODEL_DIR; else the hub)")
     .option("--threads <n>", "threads: use-lite worker threads (default: all cores, at most 8), hf onnxruntime threads")

@@ -82,7 +82,7 @@ export function register(program: Command): void {
     .option("--cost-range <min,max>", "AIQ cost range in US$ per query (default: cheapest to dearest single model on each test split)")
     .option("--log-cost", "log-scale cost axis in the plots (the default, as in `run`)")
     .addOption(new Option("--linear-cost", "linear cost axis in the plots instead of the default log scale").conflicts("logCost"))
-    .option("--embedder <spec>", "embedder for specs that read prompts: use-lite | hash | hash:<dim> | hf:<model-id> | openai:<model>@<base-url>", DEFAULT_EMBEDDER_SPEC)
+    .option("--embedder <spec>", "embedder for specs that read prompts: use-lite | use-lite-static | hash | hash:<dim> | hf:<model-id> | openai:<model>@<base-url>", DEFAULT_EMBEDDER_SPEC)
     .option("--cache-dir <dir>", `embedding cache (default: $ROUTEKIT_CACHE_DIR or ${defaultCacheDir()})`)
     .option("--max-points <n>", "curve points kept per router in results.json (metrics always use all)", String(DEFAULT_MAX_POINTS))
     .option("--allow-overlap", "evaluate saved routers even on test prompts they were fitted or tuned on (refused by default; the report then warns)")

@@ -73,7 +73,7 @@ export function register(program: Command): void {
     .argument("<dataset.arrow>", "outcome table (Arrow IPC)")
     .requiredOption("--router <spec>", `router type and parameters, e.g. knn, knn:k=10, knn:k=5|10|40 (a grid), mlp:hidden=100x100 (types: ${routerTypes().join(", ")})`)
     .option("--grid <name=v1|v2>", "a hyperparameter grid to search on the validation split (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
-    .option("--embedder <spec>", "use-lite | hash | hash:<dim> | hf:<model-id> | openai:<model>@<base-url> (for routers that read prompts)", DEFAULT_EMBEDDER_SPEC)
+    .option("--embedder <spec>", "use-lite | use-lite-static | hash | hash:<dim> | hf:<model-id> | openai:<model>@<base-url> (for routers that read prompts)", DEFAULT_EMBEDDER_SPEC)
     .option("--dataset <name>", "train on this dataset's split only (required for out-of-distribution: the dataset left out)")
     .addOption(new Option("--split <kind>", "how rows are split").choices(["in-distribution", "out-of-distribution"]).default("in-distribution"))
     .option("--seed <n>", "seed of the split and of the router (MLP weights, cascade judge)", String(ROUTERBENCH_SPLIT.seed))
