@@ -19,6 +19,9 @@ export { routeAt, checkPool, routePrompts, realiseChecked, type LatencyTerm } fr
 export { registerRouter, getRouterFactory, routerTypes, parseRouterSpec, type RouterFactory, type RouterSpec } from "./routers/registry.js";
 export { trainRouter, gridPoints, validationFigures, type TrainOptions, type TrainedRouter } from "./routers/train.js";
 export { saveRouter, loadRouter, readManifest, readFittedPrompts, copyRouterWith, operatingPointsOf, FITTED_PROMPTS_FILE, ROUTER_FORMAT, ROUTER_FORMAT_VERSION, type SavedRouterManifest, type SaveMeta, type FittedOn } from "./routers/artifact.js";
+export { readRepricingRecord, REPRICING_FILE, type RepricingRecord, type RepricingNote, type RepricedFrom, type SavedPoolEntry } from "./routers/artifact.js";
+export { readPriceFile, repriceRouter, type Prices, type PriceFile, type RepriceOptions, type RepriceResult } from "./workflow/reprice.js";
+export { tokenMeansOf, validationPointsWithRecord } from "./workflow/train.js";
 export { chooseTarget, pointsForPrompts, promptDraw, type OperatingPoint, type OperatingPoints, type RoutingTarget, type TargetChoice } from "./routers/targets.js";
 export {
   trainOnTable,

@@ -16,6 +16,8 @@ import { register as registerTrain } from "./train.js";
 import { register as registerRoute } from "./route.js";
 import { register as registerCalibrate } from "./calibrate.js";
 commands.push(registerTrain, registerRoute, registerCalibrate);
+import { register as registerReprice } from "./reprice.js";
+commands.push(registerReprice);
 import { register as registerEval } from "./eval.js";
 commands.push(registerEval);
 import { register as registerRun } from "./run.js";

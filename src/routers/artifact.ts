@@ -23,6 +23,8 @@ export const ROUTER_FORMAT_VERSION = 2;
 export const MANIFEST_FILE = "router.json";
 /** The prompt ids a router was fitted (train) and tuned (validation) on, sorted; listed in `files`. */
 export const FITTED_PROMPTS_FILE = "fitted-prompts.json";
+/** What `reprice` needs of the rows the operating points were measured on (see RepricingRecord); listed in `files`. */
+export const REPRICING_FILE = "repricing.f64";
 
 /** What router.json says of the prompts a router saw: counts and digests; the ids are in FITTED_PROMPTS_FILE. */
 export interface FittedOn {
@@ -42,6 +44,36 @@ export interface SavedPoolEntry {
   readonly expectedCost: number;
   /** l_m: mean total latency in seconds on the training rows; absent when unknown (routers trained before latency, or rows without it). */
   readonly expectedLatencySeconds?: number;
+  /** Mean input and output tokens per call on the training rows (the rows expectedCost averages): what `reprice` prices; absent when a row had no token counts. */
+  readonly meanInputTokens?: number;
+  readonly meanOutputTokens?: number;
+}
+
+/**
+ * What `reprice` needs to recompute operating points without the data: the quality predictions q,
+ * the scores and the token counts of each pool model on the rows the points were measured on
+ * (prompts x pool, row-major; NaN tokens where the row had none). Stored in REPRICING_FILE as
+ * four little-endian float64 blocks in that order.
+ */
+export interface RepricingRecord {
+  readonly q: Float64Array;
+  readonly scores: Float64Array;
+  readonly inputTokens: Float64Array;
+  readonly outputTokens: Float64Array;
+}
+
+/** router.json's note of a repricing record: its file, the rows it holds and what they are. */
+export interface RepricingNote {
+  readonly file: string;
+  readonly on: "validation";
+  readonly prompts: number;
+}
+
+/** router.json of a repriced copy: the prices file it was repriced with (its sha256) and the router it was copied from. */
+export interface RepricedFrom {
+  readonly prices: string;
+  readonly pricesSha256: string;
+  readonly routerManifestSha256: string;
 }
 
 /** router.json as written: the contract's manifest plus what routing at a budget needs, and a self-checksum. */
@@ -54,6 +86,10 @@ export interface SavedRouterManifest extends RouterManifest {
   readonly operatingPoints: StoredOperatingPoints | null;
   /** Where `route` (and a server) routes when not told: set by `calibrate --budget/--max-share`. */
   readonly defaultTarget?: RoutingTarget;
+  /** Present when the router records what `reprice` needs (routers saved by `train` since reprice). */
+  readonly repricing?: RepricingNote;
+  /** Present on a copy written by `reprice`. */
+  readonly repricedFrom?: RepricedFrom;
   readonly manifestSha256: string;
 }
 
@@ -67,7 +103,7 @@ const manifestSchema = z
     formatVersion: z.number(),
     type: z.string().refine((t) => routerTypes().includes(t), { message: "not a known router type" }),
     params: z.record(z.string(), z.unknown()),
-    pool: z.array(z.object({ model: z.string().min(1), expectedCost: nonNegative, expectedLatencySeconds: nonNegative.optional() }).strict()).min(1),
+    pool: z.array(z.object({ model: z.string().min(1), expectedCost: nonNegative, expectedLatencySeconds: nonNegative.optional(), meanInputTokens: nonNegative.optional(), meanOutputTokens: nonNegative.optional() }).strict()).min(1),
     embedder: z.object({ id: z.string(), spec: z.string(), preparation: z.object({ unwrapList: z.boolean(), stripSharedPrefix: z.boolean(), maxChars: z.number().int().nonnegative(), keep: z.enum(["head", "tail"]) }).strict() }).strict().nullable(),
     prefixes: z.record(z.string(), z.string()).optional(),
     split: z.record(z.string(), z.unknown()),
@@ -98,6 +134,8 @@ const manifestSchema = z
       .strict()
       .nullable(),
     defaultTarget: z.object({ budget: nonNegative.optional(), maxShare: z.record(z.string(), z.number().min(0).max(1)).optional() }).strict().optional(),
+    repricing: z.object({ file: z.string(), on: z.literal("validation"), prompts: z.number().int().positive() }).strict().optional(),
+    repricedFrom: z.object({ prices: z.string(), pricesSha256: digest, routerManifestSha256: z.string() }).strict().optional(),
     manifestSha256: z.string(),
   })
   .strict();
@@ -142,6 +180,36 @@ export interface SaveMeta {
   defaultTarget?: RoutingTarget;
   /** Each pool model's mean total latency (s) on the training rows, NaN where unknown (TrainedRouter.expectedLatencies); absent or null: none recorded. */
   expectedLatencies?: Float64Array | null;
+  /** Each pool model's mean input and output tokens on the training rows, NaN where unknown; absent or null: none recorded. */
+  tokenMeans?: { input: Float64Array; output: Float64Array } | null;
+  /** The predictions, scores and tokens of the rows the operating points were measured on (see RepricingRecord); absent or null: none recorded. */
+  repricing?: RepricingRecord | null;
+}
+
+/** A repricing record as REPRICING_FILE's bytes. */
+export function encodeRepricingRecord(r: RepricingRecord): Uint8Array {
+  const parts = [r.q, r.scores, r.inputTokens, r.outputTokens];
+  const cells = r.q.length;
+  if (parts.some((a) => a.length !== cells)) throw new Error("repricing record: q, scores and token blocks differ in length");
+  const view = new DataView(new ArrayBuffer(cells * 4 * 8));
+  parts.forEach((a, b) => {
+    for (let k = 0; k < cells; k++) view.setFloat64((b * cells + k) * 8, a[k], true);
+  });
+  return new Uint8Array(view.buffer);
+}
+
+/** The repricing record of a saved router (verified by readManifest's checksums), or null when it records none. */
+export async function readRepricingRecord(dir: string, manifest: SavedRouterManifest): Promise<RepricingRecord | null> {
+  const note = manifest.repricing;
+  if (!note) return null;
+  const path = join(dir, note.file);
+  if (!(note.file in manifest.files)) throw new InputError("the repricing record is not listed in router.json's files", { file: path });
+  const data = await readFile(path);
+  const cells = note.prompts * manifest.pool.length;
+  if (data.length !== cells * 4 * 8) throw new InputError(`repricing record holds ${data.length} bytes, not 4 x ${note.prompts} prompts x ${manifest.pool.length} models x 8`, { file: path });
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const block = (b: number) => Float64Array.from({ length: cells }, (_, k) => view.getFloat64((b * cells + k) * 8, true));
+  return { q: block(0), scores: block(1), inputTokens: block(2), outputTokens: block(3) };
 }
 
 const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -173,14 +241,21 @@ export async function saveRouter(router: Router, dir: string, meta: SaveMeta): P
   const costs = expectedCostsOf(router);
   const latencies = meta.expectedLatencies ?? null;
   if (latencies && latencies.length !== router.pool.length) throw new Error(`router ${router.type}: ${latencies.length} expected latencies for a pool of ${router.pool.length}`);
+  const tokens = meta.tokenMeans ?? null;
+  if (tokens && (tokens.input.length !== router.pool.length || tokens.output.length !== router.pool.length)) throw new Error(`router ${router.type}: token means do not match a pool of ${router.pool.length}`);
+  const record = meta.repricing ?? null;
+  if (record && (record.q.length === 0 || record.q.length % router.pool.length !== 0)) throw new Error(`router ${router.type}: repricing record of ${record.q.length} cells for a pool of ${router.pool.length}`);
   await writeDirAtomic(dir, async (staging) => {
     const names = await factory.save!(router, staging);
-    if (names.includes(FITTED_PROMPTS_FILE)) throw new Error(`router type ${router.type} writes a file named ${FITTED_PROMPTS_FILE}, which is reserved`);
+    for (const reserved of [FITTED_PROMPTS_FILE, REPRICING_FILE]) {
+      if (names.includes(reserved)) throw new Error(`router type ${router.type} writes a file named ${reserved}, which is reserved`);
+    }
     const train = meta.fittedOn.train.slice().sort(byCodeUnits);
     const validation = meta.fittedOn.validation.slice().sort(byCodeUnits);
     await writeFile(join(staging, FITTED_PROMPTS_FILE), `${JSON.stringify({ train, validation })}\n`);
     const files: Record<string, string> = {};
-    for (const name of [...names, FITTED_PROMPTS_FILE]) files[name] = sha256(await readFile(join(staging, name)));
+    if (record) await writeFile(join(staging, REPRICING_FILE), encodeRepricingRecord(record));
+    for (const name of [...names, FITTED_PROMPTS_FILE, ...(record ? [REPRICING_FILE] : [])]) files[name] = sha256(await readFile(join(staging, name)));
     const body: Omit<SavedRouterManifest, "manifestSha256"> = {
       format: ROUTER_FORMAT,
       formatVersion: ROUTER_FORMAT_VERSION,
@@ -190,6 +265,7 @@ export async function saveRouter(router: Router, dir: string, meta: SaveMeta): P
         model,
         expectedCost: costs[j],
         ...(latencies && Number.isFinite(latencies[j]) ? { expectedLatencySeconds: latencies[j] } : {}),
+        ...(tokens && Number.isFinite(tokens.input[j]) && Number.isFinite(tokens.output[j]) ? { meanInputTokens: tokens.input[j], meanOutputTokens: tokens.output[j] } : {}),
       })),
       embedder: router.needsEmbeddings ? meta.embedder : null,
       ...(meta.prefixes && router.needsEmbeddings ? { prefixes: meta.prefixes } : {}),
@@ -205,6 +281,7 @@ export async function saveRouter(router: Router, dir: string, meta: SaveMeta): P
       },
       operatingPoints: storeOperatingPoints(meta.operatingPoints),
       ...(meta.defaultTarget ? { defaultTarget: meta.defaultTarget } : {}),
+      ...(record ? { repricing: { file: REPRICING_FILE, on: "validation" as const, prompts: record.q.length / router.pool.length } } : {}),
     };
     const manifest: SavedRouterManifest = { ...body, manifestSha256: manifestDigest(body) };
     await writeFile(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -272,12 +349,21 @@ export async function readFittedPrompts(dir: string, manifest: SavedRouterManife
 
 /**
  * A copy of a saved router with some manifest fields replaced (operating points, default
- * target): the weight files are copied byte for byte and router.json is re-signed.
+ * target; `reprice` also the pool's expected costs, the fit report and repricedFrom): the weight
+ * files are copied byte for byte and router.json is re-signed.
  */
 export async function copyRouterWith(
   src: string,
   out: string,
-  changes: { operatingPoints?: OperatingPoints | null; defaultTarget?: RoutingTarget | null },
+  changes: {
+    operatingPoints?: OperatingPoints | null;
+    defaultTarget?: RoutingTarget | null;
+    pool?: readonly SavedPoolEntry[];
+    fit?: FitReport;
+    repricedFrom?: RepricedFrom;
+    /** Further inputs the output must not be or hold (the source router always is one). */
+    inputs?: readonly string[];
+  },
 ): Promise<SavedRouterManifest> {
   const manifest = await readManifest(src);
   const { manifestSha256: _old, defaultTarget: oldTarget, ...rest } = manifest;
@@ -287,12 +373,16 @@ export async function copyRouterWith(
     ...rest,
     ...(changes.operatingPoints !== undefined ? { operatingPoints: storeOperatingPoints(changes.operatingPoints) } : {}),
     ...(target ? { defaultTarget: target } : {}),
+    ...(changes.pool ? { pool: changes.pool } : {}),
+    ...(changes.fit ? { fit: changes.fit } : {}),
+    ...(changes.repricedFrom ? { repricedFrom: changes.repricedFrom } : {}),
   };
+  if (changes.pool && (changes.pool.length !== manifest.pool.length || changes.pool.some((p, j) => p.model !== manifest.pool[j].model))) throw new Error("copyRouterWith: the pool's models cannot change");
   const next: SavedRouterManifest = { ...body, manifestSha256: manifestDigest(body) };
   await writeDirAtomic(out, async (staging) => {
     for (const name of Object.keys(manifest.files)) await copyFile(join(src, name), join(staging, name));
     await writeFile(join(staging, MANIFEST_FILE), `${JSON.stringify(next, null, 2)}\n`);
-  }, { marker: MANIFEST_FILE, inputs: [src] });
+  }, { marker: MANIFEST_FILE, inputs: [src, ...(changes.inputs ?? [])] });
   return next;
 }
 

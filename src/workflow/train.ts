@@ -11,13 +11,13 @@
  *  - no `dataset`, out-of-distribution: refused (which dataset is left out must be said).
  * Test rows are never embedded, fitted on or looked at here.
  */
-import { completeRows, selectRows, type OutcomeTable } from "../data/table.js";
+import { completeRows, modelColumnCells, selectRows, type OutcomeTable } from "../data/table.js";
 import { idsOf, splitKey, splitSpecOf, type Split, type SplitSpec } from "../data/splits.js";
 import type { PreparationOptions } from "../embed/embedder.js";
 import { DEFAULT_EMBEDDER_SPEC } from "../embed/registry.js";
 import { measureOperatingPoints, poolOutcomes, predictedOperatingPoints } from "../evaluate/operating-points.js";
-import { saveRouter, type SavedRouterManifest, type SaveMeta } from "../routers/artifact.js";
-import { selectSetRows } from "../routers/common.js";
+import { saveRouter, type RepricingRecord, type SavedRouterManifest, type SaveMeta } from "../routers/artifact.js";
+import { batchOfTable, poolColumns, selectSetRows } from "../routers/common.js";
 import { getRouterFactory, toRouterSpec, type RouterSpec } from "../routers/registry.js";
 import type { PredictiveRouter, Router, TrainingSet } from "../routers/router.js";
 import type { OperatingPoints } from "../routers/targets.js";
@@ -58,6 +58,8 @@ export interface TrainedOnSplit extends TrainedRouter {
   prefixes: Record<string, string>;
   /** The ids of the prompts it was fitted (train) and tuned (validation) on. */
   fittedOn: SaveMeta["fittedOn"];
+  /** Each pool model's mean input/output tokens on the training rows (NaN where unknown), for `reprice`; absent: none recorded. */
+  tokenMeans?: { input: Float64Array; output: Float64Array } | null;
 }
 
 export interface TrainOnTableResult extends TrainedOnSplit {
@@ -146,7 +148,50 @@ export async function trainOnTable(table: OutcomeTable, opts: TrainOnTableOption
     testRows: rows.test.length,
   };
   const fittedOn = { train: idsOf(table, rows.train), validation: idsOf(table, rows.validation) };
-  return { router, report, expectedLatencies, split, seed, embedder, prefixes, fittedOn, rows, validation, fitted };
+  const tokenMeans = tokenMeansOf(train.table, router.pool);
+  return { router, report, expectedLatencies, tokenMeans, split, seed, embedder, prefixes, fittedOn, rows, validation, fitted };
+}
+
+/**
+ * Each pool model's mean input and output tokens per call over the table's complete rows (the
+ * rows expectedCostsOf averages costs over, summed in the same order), NaN for a model with a
+ * row without token counts; null when the table has none.
+ */
+export function tokenMeansOf(table: OutcomeTable, pool: readonly string[]): { input: Float64Array; output: Float64Array } | null {
+  if (!table.inputTokens || !table.outputTokens) return null;
+  const rows = completeRows(table);
+  if (rows.length === 0) return null;
+  const cols = poolColumns(table, pool);
+  const m0 = table.models.length;
+  const mean = (values: Float64Array) =>
+    Float64Array.from(cols, (col) => {
+      let sum = 0;
+      for (const i of rows) sum += values[i * m0 + col];
+      return sum / rows.length; // NaN when any row lacks the count
+    });
+  return { input: mean(table.inputTokens), output: mean(table.outputTokens) };
+}
+
+/**
+ * A predictive router's operating points on the validation rows (as operatingPointsOn measures
+ * them, from one prediction pass) with what `reprice` needs to measure them again at other
+ * prices: the rows' predictions, scores and token counts (RepricingRecord). Null points when no
+ * complete row is left.
+ */
+export async function validationPointsWithRecord(router: PredictiveRouter, set: TrainingSet, seed: number): Promise<{ operatingPoints: OperatingPoints | null; record: RepricingRecord | null }> {
+  const keep = completeRows(set.table);
+  if (keep.length === 0) return { operatingPoints: null, record: null };
+  const sub = keep.length === set.table.ids.length ? set : selectSetRows(set, keep);
+  const { table } = sub;
+  const pool = router.pool;
+  const outcomes = poolOutcomes(table, pool);
+  const q = await router.predictQuality(batchOfTable(table, router.needsEmbeddings ? sub.embeddings : null, pool, router.needsOutcomes));
+  if (q.length !== table.ids.length * pool.length) throw new Error(`router ${router.type} predicted ${q.length} values for ${table.ids.length} prompts x ${pool.length} models`);
+  const operatingPoints = predictedOperatingPoints(q, router.expectedCosts, outcomes, pool, { seed, on: "validation" });
+  const cols = poolColumns(table, pool);
+  const tokens = (t: Float64Array | undefined) => (t ? modelColumnCells(table, t, cols) : new Float64Array(q.length).fill(NaN));
+  const record = { q: Float64Array.from(q), scores: outcomes.scores, inputTokens: tokens(table.inputTokens), outputTokens: tokens(table.outputTokens) };
+  return { operatingPoints, record };
 }
 
 /**
@@ -215,7 +260,7 @@ function foldOf(ids: readonly string[], seed: number, folds: number): Int32Array
  * embedder and prefixes, the prompts it was fitted and tuned on, and its operating points.
  * `train` and `run` both save through here, so their router directories are alike.
  */
-export function saveTrained(dir: string, trained: TrainedOnSplit, operatingPoints: OperatingPoints | null): Promise<void> {
+export function saveTrained(dir: string, trained: TrainedOnSplit, operatingPoints: OperatingPoints | null, repricing: RepricingRecord | null = null): Promise<void> {
   return saveRouter(trained.router, dir, {
     embedder: trained.embedder,
     split: trained.split,
@@ -225,6 +270,8 @@ export function saveTrained(dir: string, trained: TrainedOnSplit, operatingPoint
     fittedOn: trained.fittedOn,
     operatingPoints,
     expectedLatencies: trained.expectedLatencies,
+    tokenMeans: trained.tokenMeans ?? null,
+    repricing,
   });
 }
 
@@ -238,7 +285,12 @@ export async function trainAndSave(table: OutcomeTable, out: string, opts: Train
   checkTrainable(spec);
   const result = await trainOnTable(table, { ...opts, spec });
   const crossfit = opts.pointsOn === "crossfit" || !result.validation;
-  const operatingPoints = crossfit ? await crossFittedOperatingPoints(result.router, result.fitted, result.seed) : await operatingPointsOn(result.router, result.validation, result.seed);
-  await saveTrained(out, result, operatingPoints);
+  // Predictive routers with validation points also record what `reprice` needs (validationPointsWithRecord).
+  let operatingPoints: OperatingPoints | null;
+  let record: RepricingRecord | null = null;
+  if (crossfit) operatingPoints = await crossFittedOperatingPoints(result.router, result.fitted, result.seed);
+  else if (result.router.kind === "predictive") ({ operatingPoints, record } = await validationPointsWithRecord(result.router, result.validation!, result.seed));
+  else operatingPoints = await operatingPointsOn(result.router, result.validation, result.seed);
+  await saveTrained(out, result, operatingPoints, record);
   return { ...result, operatingPoints };
 }
