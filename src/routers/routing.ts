@@ -9,6 +9,10 @@
  * The latency term is a price on waiting, so it folds into the cost: with c'_m = c_m + mu * l_m
  * the rule is argmax lambda * q_m - c'_m, the same rule, and with mu = 0 and no limit c' = c
  * exactly (the term is not even computed), so every decision is bitwise what it was without it.
+ *
+ * Availability: an optional mask (one entry per model; false: not available, e.g. its upstream is
+ * unhealthy) takes models out of the pool for the decision, the same rule over the rest. Without
+ * a mask, or with every model available, every decision is bitwise what it was without it.
  */
 import { InputError } from "../util/errors.js";
 import type { DirectRouter, PredictiveRouter, PromptBatch, RealisedOutcomes, Router } from "./router.js";
@@ -52,8 +56,10 @@ function checkLatency(latency: LatencyTerm, nModels: number, cells: number): boo
  * while a finite one exists; a row with no finite quality goes to its cheapest model (by c + mu * l).
  * latency (optional): the latency term and limit; a prompt with no model within the limit is an
  * InputError naming the limit and the fastest model.
+ * available (optional): one entry per model; a model whose entry is false is never chosen (the
+ * caller leaves at least one available model within the latency limit, or gets an error).
  */
-export function routeAt(quality: Float64Array, costs: Float64Array, nModels: number, lambda: number | ArrayLike<number>, latency?: LatencyTerm): Int32Array {
+export function routeAt(quality: Float64Array, costs: Float64Array, nModels: number, lambda: number | ArrayLike<number>, latency?: LatencyTerm, available?: ArrayLike<boolean>): Int32Array {
   if (!(nModels > 0) || quality.length % nModels !== 0) {
     throw new Error(`routeAt: quality has ${quality.length} cells, not a multiple of ${nModels} models`);
   }
@@ -64,6 +70,8 @@ export function routeAt(quality: Float64Array, costs: Float64Array, nModels: num
   if (!perCell && costs.length !== nModels) {
     throw new Error(`routeAt: costs has ${costs.length} entries; need ${nModels} (per model) or ${quality.length} (per cell)`);
   }
+  if (available && available.length !== nModels) throw new Error(`routeAt: the availability mask has ${available.length} entries; need ${nModels}`);
+  const avail = available && Array.prototype.some.call(available, (a: boolean) => !a) ? available : null;
   const lat = latencyIsInert(latency) ? null : latency!;
   const latPerCell = lat ? checkLatency(lat, nModels, quality.length) : false;
   const mu = lat ? lat.weight : 0;
@@ -82,6 +90,7 @@ export function routeAt(quality: Float64Array, costs: Float64Array, nModels: num
     let cheapest = -1;
     let cheapestC = 0;
     for (let m = 0; m < nModels; m++) {
+      if (avail && !avail[m]) continue;
       let c = costs[cBase + m];
       if (lat) {
         const s = lat.seconds[lBase + m];
@@ -104,6 +113,7 @@ export function routeAt(quality: Float64Array, costs: Float64Array, nModels: num
       }
     }
     if (best < 0) best = cheapest;
+    if (best < 0 && !lat) throw new Error("routeAt: no model is available");
     if (best < 0) throw noModelFits(lat!, lBase, nModels);
     out[i] = best;
   }
@@ -134,20 +144,21 @@ export function checkPool(router: Router, chosen: Int32Array): void {
 /**
  * Predict, route at lambda (one, or one per prompt), check the pool: the one way a predictive
  * router makes decisions. `latency`: the latency term and limit, with the pool's expected
- * latencies (a saved router's come from its router.json).
+ * latencies (a saved router's come from its router.json). `available`: the availability mask.
  */
 export async function routePrompts(
   router: PredictiveRouter,
   batch: PromptBatch,
   lambda: number | readonly number[],
   latency?: LatencyTerm,
+  available?: ArrayLike<boolean>,
 ): Promise<{ chosen: Int32Array; models: string[]; quality: Float64Array }> {
   const quality = await router.predictQuality(batch);
   const m = router.pool.length;
   if (quality.length !== batch.ids.length * m) {
     throw new Error(`router ${router.type} predicted ${quality.length} values for ${batch.ids.length} prompts x ${m} models`);
   }
-  const chosen = routeAt(quality, router.expectedCosts, m, lambda, latency && { ...latency, models: latency.models ?? router.pool });
+  const chosen = routeAt(quality, router.expectedCosts, m, lambda, latency && { ...latency, models: latency.models ?? router.pool }, available);
   checkPool(router, chosen);
   return { chosen, models: Array.from(chosen, (c) => router.pool[c]), quality };
 }

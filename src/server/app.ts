@@ -9,6 +9,11 @@
  *   GET  /v1/models                              the routing names
  *   GET  /healthz, /metrics                      liveness; Prometheus text
  *
+ * Live model health (./health.ts): each pool model's upstream calls feed a circuit breaker; a
+ * model whose upstream fails or slows is routed around (the same rule with it excluded) until a
+ * probe after its cool-down succeeds, and a call that fails retryably before any byte reached
+ * the client is retried once on the next best healthy model.
+ *
  * Errors are OpenAI-shaped ({"error": {"message", "type", "param", "code"}}) so OpenAI clients
  * surface them as they would OpenAI's own.
  */
@@ -18,6 +23,7 @@ import type { RouteAt } from "../workflow/session.js";
 import { InputError } from "../util/errors.js";
 import { MicroBatcher, type BatcherOptions } from "./batcher.js";
 import { createMetrics, type ServerMetrics } from "./metrics.js";
+import { HealthTracker, type HealthOptions } from "./health.js";
 import { parseRoutingName, routingName } from "./model-names.js";
 import { callUpstream, UpstreamError } from "../upstream/call.js";
 import type { Upstreams } from "../upstream/config.js";
@@ -46,6 +52,17 @@ export interface ServerOptions {
    * (`latency_weight`, `max_latency`). Default: none.
    */
   latency?: LatencyOptions;
+  /**
+   * Live model health (./health.ts): thresholds over DEFAULT_HEALTH, on top of upstreams.yaml's
+   * `health:` section. Off (no routing around, no retry: a failed upstream call is the client's
+   * 502/504) when neither is given; `routekit serve` (startServer) always turns it on.
+   */
+  health?: Partial<HealthOptions>;
+}
+
+/** A failure that says the upstream is in trouble, and another model may answer: unreachable, timed out, 5xx. */
+export function retryableFailure(err: UpstreamError): boolean {
+  return err.kind === "connection" || err.kind === "timeout" || (err.upstreamStatus !== null && err.upstreamStatus >= 500);
 }
 
 export const DEFAULT_BODY_LIMIT = 1 << 20;
@@ -146,7 +163,8 @@ export function planJson(plan: RoutePlan): Record<string, unknown> {
 }
 
 export function buildServer(opts: ServerOptions): FastifyInstance {
-  const metrics: ServerMetrics = createMetrics();
+  const health = opts.health || opts.upstreams.health ? new HealthTracker(new Set(opts.routers.flatMap((r) => r.session.pool)), { ...opts.upstreams.health, ...opts.health }) : null;
+  const metrics: ServerMetrics = createMetrics(health ?? undefined);
   const served = new Map(
     opts.routers.map((r) => [
       r.name,
@@ -179,10 +197,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   };
 
   /** Route one or more prompts through the router's micro-batcher, timed and counted. */
-  const decide = async (r: ReturnType<typeof routerOf>, texts: string[], evals: (string | null)[] | undefined, at: RouteAt | "default", latency = opts.latency) => {
+  const decide = async (r: ReturnType<typeof routerOf>, texts: string[], evals: (string | null)[] | undefined, at: RouteAt | "default", latency = opts.latency, exclude: readonly string[] = []) => {
     const stop = metrics.routingSeconds.startTimer({ router: r.name });
     try {
-      const result = await r.batcher.route({ texts, ...(evals ? { evals } : {}), at, ...(latency ? { latency } : {}) });
+      const result = await r.batcher.route({ texts, ...(evals ? { evals } : {}), at, ...(latency ? { latency } : {}), ...(exclude.length ? { exclude } : {}) });
       for (const d of result.routed) metrics.decisions.inc({ router: r.name, model: d.model });
       return result;
     } catch (err) {
@@ -311,32 +329,81 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const r = routerOf(body.model);
     const text = promptOf(body);
     const hint = req.headers["x-routekit-eval"];
-    const { routed, plan } = await decide(r, [text], typeof hint === "string" ? [hint] : undefined, r.at);
-    const model = routed[0].model;
-    const upstream = opts.upstreams.get(model)!;
-    const cost = r.session.expectedCost(model);
+    const evals = typeof hint === "string" ? [hint] : undefined;
+    const pool = r.session.pool;
+    /**
+     * The model to call: the rule's choice with unhealthy models (and those already tried) left
+     * out. When every model is unhealthy, route among the untried ones as if healthy (failing
+     * open: a request is never refused while some model might answer).
+     */
+    const choose = async (tried: readonly string[]) => {
+      const exclude = new Set(tried);
+      for (const m of health?.excluded() ?? []) if (pool.includes(m)) exclude.add(m);
+      for (;;) {
+        const failOpen = exclude.size >= pool.length;
+        const result = await decide(r, [text], evals, r.at, opts.latency, failOpen ? tried : [...exclude]);
+        const model = result.routed[0].model;
+        // acquire: a half-open model takes one probe at a time; a second request routes around it.
+        if (!health || health.acquire(model) || failOpen) return { model, ...result };
+        exclude.add(model);
+      }
+    };
     // The client's disconnect aborts the upstream call (no paying for an answer nobody reads).
     const gone = new AbortController();
     reply.raw.once("close", () => {
       if (!reply.raw.writableFinished) gone.abort();
     });
+    const tried: string[] = [];
+    let chosen: Awaited<ReturnType<typeof choose>>;
     let answer;
-    try {
-      answer = await callUpstream(upstream, path, body, gone.signal, model);
-    } catch (err) {
-      if (err instanceof UpstreamError) metrics.upstreamErrors.inc({ model, kind: err.upstreamStatus ? String(err.upstreamStatus) : err.kind });
-      throw err;
+    let started: number;
+    for (;;) {
+      chosen = await choose(tried);
+      const model = chosen.model;
+      started = performance.now();
+      try {
+        answer = await callUpstream(opts.upstreams.get(model)!, path, body, gone.signal, model);
+        break;
+      } catch (err) {
+        if (!(err instanceof UpstreamError)) {
+          health?.release(model, null);
+          throw err;
+        }
+        metrics.upstreamErrors.inc({ model, kind: err.upstreamStatus ? String(err.upstreamStatus) : err.kind });
+        const retryable = retryableFailure(err) && !gone.signal.aborted;
+        health?.release(model, retryable ? { ok: false } : null);
+        tried.push(model);
+        // Once, and only while another model is left: nothing has reached the client yet.
+        if (!health || !retryable || tried.length > 1 || tried.length >= pool.length) throw err;
+        req.log.warn(`${model} failed (${err.message}); retrying on the next model`);
+      }
     }
+    const { model, routed, plan } = chosen;
+    const cost = r.session.expectedCost(model);
     metrics.spend.inc({ router: r.name, model }, cost);
     void reply.headers({
       "x-routekit-router": routingName(r.name),
       "x-routekit-model": model,
       "x-routekit-expected-cost": String(cost),
       ...(plan.mode === "target" ? { "x-routekit-point-cost": String(routed[0].expectedCost) } : {}),
+      ...(tried.length ? { "x-routekit-retried-from": tried.join(",") } : {}),
     });
-    if (answer.kind === "json") return reply.code(answer.status).send(answer.body);
+    if (answer.kind === "json") {
+      health?.release(model, { ok: true, seconds: (performance.now() - started) / 1000 });
+      return reply.code(answer.status).send(answer.body);
+    }
+    // A streamed answer's verdict comes at its end; once its first byte is sent it cannot be retried.
+    let settled = false;
+    const settle = (outcome: Parameters<HealthTracker["release"]>[1]) => {
+      if (settled) return;
+      settled = true;
+      health?.release(model, outcome);
+    };
+    answer.body.once("end", () => settle({ ok: true, seconds: (performance.now() - started) / 1000 }));
+    answer.body.once("close", () => settle(null));
     answer.body.on("error", (err) => {
       metrics.upstreamErrors.inc({ model, kind: err instanceof UpstreamError ? err.kind : "connection" });
+      settle(gone.signal.aborted ? null : { ok: false });
       req.log.warn(`stream from ${model} broke off: ${err.message}`);
     });
     return reply.code(answer.status).header("content-type", "text/event-stream; charset=utf-8").header("cache-control", "no-cache").send(answer.body);

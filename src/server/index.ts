@@ -15,6 +15,7 @@ import { checkPoolsServed, loadUpstreams } from "../upstream/config.js";
 export { buildServer, ApiError, promptOfMessages, planJson, DEFAULT_BODY_LIMIT, type ServerOptions, type ServedRouter } from "./app.js";
 export { loadUpstreams, parseUpstreams, checkPoolsServed, DEFAULT_UPSTREAM_TIMEOUT_SECONDS, type Upstream, type Upstreams } from "../upstream/config.js";
 export { MicroBatcher, type BatcherOptions } from "./batcher.js";
+export { HealthTracker, DEFAULT_HEALTH, type HealthOptions, type HealthState } from "./health.js";
 export { parseRoutingName, routingName, ROUTER_PREFIX } from "./model-names.js";
 export { callUpstream, rewriteSse, UpstreamError } from "../upstream/call.js";
 
@@ -54,7 +55,8 @@ export async function startServer(opts: StartServerOptions): Promise<{ app: Fast
     await Promise.all(routers.map((r) => r.session.close()));
     throw err;
   }
-  const app = buildServer({ ...opts, routers, upstreams });
+  // Live model health is always on when serving: the file's `health:` section, else the defaults.
+  const app = buildServer({ ...opts, routers, upstreams, health: opts.health ?? {} });
   try {
     await app.listen({ port: opts.port ?? DEFAULT_PORT, host: opts.host ?? DEFAULT_HOST });
   } catch (err) {

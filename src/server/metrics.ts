@@ -2,7 +2,8 @@
  * /metrics in Prometheus text, through prom-client (the de-facto Node client), on a registry of
  * the server's own so that two servers in one process (tests) do not share counters.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { HealthTracker } from "./health.js";
 
 export interface ServerMetrics {
   readonly registry: Registry;
@@ -14,8 +15,58 @@ export interface ServerMetrics {
   readonly spend: Counter<"router" | "model">;
 }
 
-export function createMetrics(): ServerMetrics {
+/**
+ * Each model's live health (./health.ts), read from the tracker at every scrape: healthy (1, 0
+ * when unhealthy or half-open), its state by label, consecutive failures, the moving average of
+ * its observed latency, and its calls and failures.
+ */
+function registerHealth(registry: Registry, health: HealthTracker): void {
+  const registers = [registry];
+  const gauge = (name: string, help: string, value: (s: ReturnType<HealthTracker["snapshot"]>[number]) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["model"],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of health.snapshot()) {
+          const v = value(s);
+          if (v !== null) this.set({ model: s.model }, v);
+        }
+      },
+    });
+  gauge("routekit_model_healthy", "1 while the model's upstream is healthy (routed to), 0 while it is unhealthy or half-open (routed around; one probe at a time)", (s) => (s.state === "healthy" ? 1 : 0));
+  new Gauge({
+    name: "routekit_model_state",
+    help: "The model's circuit state: 1 for its current state (healthy, unhealthy, half-open), 0 for the others",
+    labelNames: ["model", "state"],
+    registers,
+    collect() {
+      this.reset();
+      for (const s of health.snapshot()) for (const state of ["healthy", "unhealthy", "half-open"]) this.set({ model: s.model, state }, s.state === state ? 1 : 0);
+    },
+  });
+  gauge("routekit_model_consecutive_failures", "Upstream calls of the model that failed in a row", (s) => s.consecutiveFailures);
+  gauge("routekit_model_latency_ema_seconds", "Moving average of the model's observed total latency per successful call, in seconds", (s) => s.latencyEma);
+  const counter = (name: string, help: string, value: (s: ReturnType<HealthTracker["snapshot"]>[number]) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ["model"],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of health.snapshot()) this.inc({ model: s.model }, value(s));
+      },
+    });
+  counter("routekit_model_upstream_calls_total", "Upstream calls of the model that ended with a verdict (answered or failed; client hang-ups and 4xx not counted)", (s) => s.requests);
+  counter("routekit_model_upstream_failures_total", "Upstream calls of the model that failed (connection, 5xx, timeout, broken stream, slower than the limit)", (s) => s.failures);
+}
+
+export function createMetrics(health?: HealthTracker): ServerMetrics {
   const registry = new Registry();
+  if (health) registerHealth(registry, health);
   // Node's defaults (process_cpu_seconds_total, process_resident_memory_bytes, nodejs_*) under our prefix.
   collectDefaultMetrics({ register: registry, prefix: "routekit_" });
   return {

@@ -12,6 +12,14 @@
  *       timeoutSeconds: 120                    # optional (default: defaults.timeoutSeconds, 60)
  *   defaults:
  *     timeoutSeconds: 60
+ *   health:                                    # optional: the server's live model health
+ *     failures: 3                              #   consecutive failures that mark a model unhealthy
+ *     window: 20                               #   calls in the error-rate window
+ *     errorRate: 0.5                           #   failed share of the window that does too
+ *     coolDownSeconds: 30                      #   routed around this long, then one request probes it
+ *     slowSeconds: 20                          #   a call slower than this counts as failed (default: none)
+ *     latencyAlpha: 0.2                        #   weight of the newest call in the latency average
+ * (the health defaults are stated once, in src/server/health.ts's DEFAULT_HEALTH).
  */
 import { z } from "zod";
 import { readInputFile } from "../data/input-file.js";
@@ -41,7 +49,21 @@ const upstreamEntry = z.strictObject({
   timeoutSeconds: z.number().positive().optional(),
 });
 
+/** The `health:` section: each threshold optional (the server's defaults fill the rest). */
+const healthSection = z.strictObject({
+  failures: z.number().int().positive().optional(),
+  window: z.number().int().positive().optional(),
+  errorRate: z.number().positive().max(1).optional(),
+  coolDownSeconds: z.number().nonnegative().optional(),
+  slowSeconds: z.number().positive().optional(),
+  latencyAlpha: z.number().positive().max(1).optional(),
+});
+
+/** The server's health thresholds as upstreams.yaml sets them. */
+export type UpstreamHealthSettings = z.infer<typeof healthSection>;
+
 const upstreamsSchema = z.strictObject({
+  health: healthSection.optional(),
   models: z.record(z.string().min(1), upstreamEntry).refine((m) => Object.keys(m).length > 0, "name at least one model"),
   defaults: z.strictObject({ timeoutSeconds: z.number().positive().default(DEFAULT_UPSTREAM_TIMEOUT_SECONDS) }).default({ timeoutSeconds: DEFAULT_UPSTREAM_TIMEOUT_SECONDS }),
 });
@@ -60,7 +82,8 @@ export interface Upstream {
   readonly apiKeyEnv: string | null;
 }
 
-export type Upstreams = ReadonlyMap<string, Upstream>;
+/** The upstreams by pool model name, with the file's `health:` section when it has one. */
+export type Upstreams = ReadonlyMap<string, Upstream> & { readonly health?: UpstreamHealthSettings };
 
 /** Parse and check upstreams text; `env` supplies the keys (default process.env). */
 export function parseUpstreams(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Upstreams {
@@ -70,7 +93,8 @@ export function parseUpstreams(text: string, file: string, env: NodeJS.ProcessEn
     const issue = parsed.error.issues[0];
     throw new InputError(issue.message, { file, row: lineOf(located, issue.path), field: fieldOf(issue.path) });
   }
-  const out = new Map<string, Upstream>();
+  const out: Map<string, Upstream> & { health?: UpstreamHealthSettings } = new Map<string, Upstream>();
+  if (parsed.data.health) out.health = parsed.data.health;
   for (const [name, e] of Object.entries(parsed.data.models)) {
     let apiKey: string | null = null;
     if (e.apiKeyEnv !== undefined) {

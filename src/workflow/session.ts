@@ -76,6 +76,12 @@ export interface PromptsToRoute {
 export interface RoutingRequest extends PromptsToRoute {
   at: RouteAt | "default";
   latency?: LatencyOptions;
+  /**
+   * Pool models to leave out of this request's decisions (e.g. the server's unhealthy upstreams):
+   * the same rule over the rest. Names outside the pool are ignored; leaving out every model is
+   * an error. Empty or absent: decisions exactly as without.
+   */
+  exclude?: readonly string[];
 }
 
 export interface SessionOptions {
@@ -328,6 +334,7 @@ export class RoutingSession {
       try {
         if (r.ids && r.ids.length !== r.texts.length) throw new Error(`${r.ids.length} ids for ${r.texts.length} prompts`);
         if (r.evals && r.evals.length !== r.texts.length) throw new Error(`${r.evals.length} evals for ${r.texts.length} prompts`);
+        this.availability(r.exclude);
         return this.resolve(r.at, r.latency);
       } catch (err) {
         if (!settle) throw err;
@@ -364,7 +371,7 @@ export class RoutingSession {
     const pool = this.router.pool;
     const m = pool.length;
     const batch = { ids, texts, ...(evals ? { evals } : {}), embeddings };
-    const { chosen, quality } = await this.routeByLatency(batch, lambdas, ok.map(({ r, res }) => ({ prompts: r.texts.length, latency: res.latency })));
+    const { chosen, quality } = await this.routeByLatency(batch, lambdas, ok.map(({ r, res }) => ({ prompts: r.texts.length, latency: res.latency, available: this.availability(r.exclude) })));
     const seconds = this.expectedLatencies;
     let at = 0;
     for (const { r, k, res } of ok) {
@@ -387,19 +394,28 @@ export class RoutingSession {
     return out;
   }
 
+  /** The availability mask for routeAt of a request's excluded models; undefined when none of the pool is excluded. */
+  private availability(exclude: readonly string[] | undefined): boolean[] | undefined {
+    if (!exclude || exclude.length === 0) return undefined;
+    const out = this.router.pool.map((m) => !exclude.includes(m));
+    if (out.every(Boolean)) return undefined;
+    if (!out.some(Boolean)) throw new Error(`every model of the pool of ${this.dir} is excluded`);
+    return out;
+  }
+
   /**
-   * routePrompts over the whole batch, once per distinct latency term among its requests (in
-   * the usual case, one): a prompt's predicted quality does not depend on which prompts share
-   * its batch, so splitting changes no decision.
+   * routePrompts over the whole batch, once per distinct latency term and availability mask
+   * among its requests (in the usual case, one): a prompt's predicted quality does not depend on
+   * which prompts share its batch, so splitting changes no decision.
    */
   private async routeByLatency(
     batch: { ids: string[]; texts: string[]; evals?: (string | null)[]; embeddings: EmbeddingMatrix | null },
     lambdas: number[],
-    parts: readonly { prompts: number; latency?: LatencyTerm }[],
+    parts: readonly { prompts: number; latency?: LatencyTerm; available?: boolean[] }[],
   ): Promise<{ chosen: Int32Array; quality: Float64Array }> {
-    const keyOf = (l?: LatencyTerm) => (l ? `${l.weight}:${l.maxSeconds ?? ""}` : "");
-    const keys = [...new Set(parts.map((p) => keyOf(p.latency)))];
-    if (keys.length === 1) return routePrompts(this.router, batch, lambdas, parts[0].latency);
+    const keyOf = (p: { latency?: LatencyTerm; available?: boolean[] }) => `${p.latency ? `${p.latency.weight}:${p.latency.maxSeconds ?? ""}` : ""}|${p.available ? p.available.map(Number).join("") : ""}`;
+    const keys = [...new Set(parts.map((p) => keyOf(p)))];
+    if (keys.length === 1) return routePrompts(this.router, batch, lambdas, parts[0].latency, parts[0].available);
     const m = this.router.pool.length;
     const n = batch.ids.length;
     const chosen = new Int32Array(n);
@@ -407,10 +423,12 @@ export class RoutingSession {
     for (const key of keys) {
       const rows: number[] = [];
       let latency: LatencyTerm | undefined;
+      let available: boolean[] | undefined;
       let start = 0;
       for (const p of parts) {
-        if (keyOf(p.latency) === key) {
+        if (keyOf(p) === key) {
           latency = p.latency;
+          available = p.available;
           for (let i = 0; i < p.prompts; i++) rows.push(start + i);
         }
         start += p.prompts;
@@ -422,7 +440,7 @@ export class RoutingSession {
         ...(batch.evals ? { evals: rows.map((i) => batch.evals![i]) } : {}),
         embeddings: e ? selectEmbeddingRows(e, rows) : null,
       };
-      const r = await routePrompts(this.router, sub, rows.map((i) => lambdas[i]), latency);
+      const r = await routePrompts(this.router, sub, rows.map((i) => lambdas[i]), latency, available);
       rows.forEach((i, k) => {
         chosen[i] = r.chosen[k];
         quality.set(r.quality.subarray(k * m, (k + 1) * m), i * m);
