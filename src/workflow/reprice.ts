@@ -87,8 +87,8 @@ export async function repriceRouter(dir: string, prices: PriceFile, opts: Repric
   await checkOutputDir(opts.out, { label: "--out", inputs: [dir, prices.file], marker: MANIFEST_FILE });
   const manifest = await readManifest(dir);
   const factory = getRouterFactory(manifest.type);
-  if (factory.kind !== "predictive" || customRouterTypes().includes(manifest.type)) {
-    throw refuse(dir, `router type ${manifest.type} cannot be repriced: only built-in predictive routers, whose quality predictions do not learn from costs, can (retrain it with the new prices)`);
+  if (factory.kind !== "predictive" || factory.needsOutcomes || customRouterTypes().includes(manifest.type)) {
+    throw refuse(dir, `router type ${manifest.type} cannot be repriced: only built-in predictive routers that route new prompts, whose quality predictions do not learn from costs, can (retrain it with the new prices)`);
   }
   const record = await readRepricingRecord(dir, manifest);
   const untokened = manifest.pool.filter((p) => p.meanInputTokens === undefined || p.meanOutputTokens === undefined);

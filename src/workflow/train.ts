@@ -285,12 +285,15 @@ export async function trainAndSave(table: OutcomeTable, out: string, opts: Train
   checkTrainable(spec);
   const result = await trainOnTable(table, { ...opts, spec });
   const crossfit = opts.pointsOn === "crossfit" || !result.validation;
-  // Predictive routers with validation points also record what `reprice` needs (validationPointsWithRecord).
+  // Predictive routers with validation points also record what `reprice` needs (validationPointsWithRecord), when the table has token counts.
   let operatingPoints: OperatingPoints | null;
   let record: RepricingRecord | null = null;
   if (crossfit) operatingPoints = await crossFittedOperatingPoints(result.router, result.fitted, result.seed);
   else if (result.router.kind === "predictive") ({ operatingPoints, record } = await validationPointsWithRecord(result.router, result.validation!, result.seed));
   else operatingPoints = await operatingPointsOn(result.router, result.validation, result.seed);
+  // Without token counts there is nothing to reprice: no record then (router.json says so by its absence).
+  const tokens = result.tokenMeans;
+  if (!tokens || !tokens.input.some((x, j) => Number.isFinite(x) && Number.isFinite(tokens.output[j]))) record = null;
   await saveTrained(out, result, operatingPoints, record);
   return { ...result, operatingPoints };
 }

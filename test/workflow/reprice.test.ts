@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { PRICES, synthesize } from "../../src/data/synth/index.js";
 import type { OutcomeTable } from "../../src/data/table.js";
 import { copyRouterWith, loadRouter, MANIFEST_FILE, readManifest, REPRICING_FILE, saveRouter } from "../../src/routers/artifact.js";
+import { getRouterFactory } from "../../src/routers/registry.js";
 import { readPriceFile, repriceRouter } from "../../src/workflow/reprice.js";
 import { routeWithSavedRouter, type RouteAt } from "../../src/workflow/session.js";
 import { trainAndSave, type TrainAndSaveResult } from "../../src/workflow/train.js";
@@ -125,7 +126,7 @@ describe("reprice", () => {
     expect(b.operatingPoints!.points.map((p) => p.shares)).toEqual(o.operatingPoints!.points.map((p) => p.shares));
   });
 
-  it("refuses: old routers, models without token counts, missing and bad prices, non-predictive types", async () => {
+  it("refuses: old routers, tables and models without token counts, missing and bad prices, baselines", async () => {
     const { p0, result } = trained.knn;
     const p1 = await readPriceFile(p1File);
     // A router saved without the records (as before reprice): one line, retrain.
@@ -135,6 +136,16 @@ describe("reprice", () => {
     expect(m.repricing).toBeUndefined();
     expect(m.pool.every((p) => p.meanInputTokens === undefined)).toBe(true);
     await expect(repriceRouter(old, p1, { out: join(root, "x1") })).rejects.toThrow(/router\.json: .*retrain or re-save it with `routekit train`/);
+    // Trained on a table without token counts: nothing recorded, refused alike.
+    const { inputTokens: _in, outputTokens: _out, ...untokened } = table;
+    void _in;
+    void _out;
+    const plain = join(root, "plain");
+    await trainAndSave(untokened, plain, { spec: "knn:k=7", seed: 5, embedder: "hash:64", cacheDir: false, validationFraction: 0.25, testFraction: 0.2 });
+    const pm = await readManifest(plain);
+    expect(pm.repricing).toBeUndefined();
+    expect(Object.keys(pm.files)).not.toContain(REPRICING_FILE);
+    await expect(repriceRouter(plain, p1, { out: join(root, "x0") })).rejects.toThrow(/retrain or re-save/);
     // A model whose costs came per call without tokens: refused, named.
     const noTok = join(root, "no-tokens");
     await saveRouter(result.router, noTok, {
@@ -154,6 +165,11 @@ describe("reprice", () => {
     await expect(readPriceFile(await writePrices("extra.json", { a: { input: 1, output: 2, perCall: 3 } }))).rejects.toThrow(/extra\.json, field "a": model "a"/);
     await expect(readPriceFile(await writePrices("list.json", [1]))).rejects.toThrow(/list\.json: expected an object/);
     await expect(readPriceFile(join(root, "nope.json"))).rejects.toThrow(/nope\.json/);
+    // An evaluation baseline (needs the prompts' outcomes; cascade's settings are costs): refused by type.
+    const oracle = getRouterFactory("oracle").create(MODELS, {});
+    await oracle.fit({ table: result.fitted.table, embeddings: null });
+    await saveRouter(oracle, join(root, "oracle"), { embedder: null, split: { kind: "test" }, seed: 0, fittedOn: { train: ["x"], validation: [] }, operatingPoints: null });
+    await expect(repriceRouter(join(root, "oracle"), p1, { out: join(root, "x4") })).rejects.toThrow(/router type oracle cannot be repriced: only built-in predictive routers that route new prompts/);
     // The output may not be the router itself.
     await expect(repriceRouter(p0, p1, { out: p0 })).rejects.toThrow(/--out/);
     // A copy without the record file is no router (checksums), and without the note it is "old".
@@ -162,7 +178,7 @@ describe("reprice", () => {
     expect((await readManifest(copy)).repricing?.file).toBe(REPRICING_FILE);
     const raw = JSON.parse(await readFile(join(copy, MANIFEST_FILE), "utf8"));
     expect(raw.files[REPRICING_FILE]).toMatch(/^[0-9a-f]{64}$/);
-  });
+  }, 60_000);
 
   it("the CLI: reprice writes the copy and says what changed; an old router is refused in one line", async () => {
     const { p0 } = trained.knn;
