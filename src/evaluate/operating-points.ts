@@ -9,7 +9,7 @@
 import { modelColumnCells, type OutcomeTable } from "../data/table.js";
 import type { EmbeddingMatrix } from "../embed/embedder.js";
 import { batchOfTable, poolColumns } from "../routers/common.js";
-import type { Router } from "../routers/router.js";
+import type { PredictiveRouter, Router } from "../routers/router.js";
 import { realiseChecked, routeAt } from "../routers/routing.js";
 import type { OperatingPoint, OperatingPoints } from "../routers/targets.js";
 import { InputError } from "../util/errors.js";
@@ -111,13 +111,8 @@ export async function measureOperatingPoints(router: Router, set: { table: Outco
   const { table } = set;
   const n = table.ids.length;
   if (n === 0) throw new InputError("no prompts to measure operating points on");
-  const { scores, costs } = poolOutcomes(table, router.pool);
+  if (router.kind === "predictive") return (await predictedPointsOn(router, set, opts)).operatingPoints;
   const batch = batchOfTable(table, router.needsEmbeddings ? set.embeddings : null, router.pool, router.needsOutcomes);
-  if (router.kind === "predictive") {
-    const q = await router.predictQuality(batch);
-    if (q.length !== n * router.pool.length) throw new Error(`router ${router.type} predicted ${q.length} values for ${n} prompts x ${router.pool.length} models`);
-    return predictedOperatingPoints(q, router.expectedCosts, { scores, costs }, router.pool, opts);
-  }
   const settings = await realiseChecked(router, batch);
   return pointsOf(
     settings.map((x) => ({ lambda: null, setting: x.setting, costs: x.costs, scores: x.scores, chosen: x.chosen })),
@@ -125,6 +120,23 @@ export async function measureOperatingPoints(router: Router, set: { table: Outco
     n,
     opts,
   );
+}
+
+/**
+ * A predictive router's operating points on `set` (see measureOperatingPoints), with the
+ * predictions and pool outcomes they were measured on, for a caller that keeps them (reprice's record).
+ */
+export async function predictedPointsOn(
+  router: PredictiveRouter,
+  set: { table: OutcomeTable; embeddings: EmbeddingMatrix | null },
+  opts: MeasureOptions = {},
+): Promise<{ operatingPoints: OperatingPoints; q: Float64Array; outcomes: { scores: Float64Array; costs: Float64Array } }> {
+  const { table } = set;
+  const n = table.ids.length;
+  const outcomes = poolOutcomes(table, router.pool);
+  const q = await router.predictQuality(batchOfTable(table, router.needsEmbeddings ? set.embeddings : null, router.pool, router.needsOutcomes));
+  if (q.length !== n * router.pool.length) throw new Error(`router ${router.type} predicted ${q.length} values for ${n} prompts x ${router.pool.length} models`);
+  return { operatingPoints: predictedOperatingPoints(q, router.expectedCosts, outcomes, router.pool, opts), q, outcomes };
 }
 
 /**

@@ -15,9 +15,9 @@ import { completeRows, modelColumnCells, selectRows, type OutcomeTable } from ".
 import { idsOf, splitKey, splitSpecOf, type Split, type SplitSpec } from "../data/splits.js";
 import type { PreparationOptions } from "../embed/embedder.js";
 import { DEFAULT_EMBEDDER_SPEC } from "../embed/registry.js";
-import { measureOperatingPoints, poolOutcomes, predictedOperatingPoints } from "../evaluate/operating-points.js";
+import { measureOperatingPoints, poolOutcomes, predictedOperatingPoints, predictedPointsOn } from "../evaluate/operating-points.js";
 import { saveRouter, type RepricingRecord, type SavedRouterManifest, type SaveMeta } from "../routers/artifact.js";
-import { batchOfTable, poolColumns, selectSetRows } from "../routers/common.js";
+import { poolColumns, selectSetRows } from "../routers/common.js";
 import { getRouterFactory, toRouterSpec, type RouterSpec } from "../routers/registry.js";
 import type { PredictiveRouter, Router, TrainingSet } from "../routers/router.js";
 import type { OperatingPoints } from "../routers/targets.js";
@@ -179,19 +179,21 @@ export function tokenMeansOf(table: OutcomeTable, pool: readonly string[]): { in
  * complete row is left.
  */
 export async function validationPointsWithRecord(router: PredictiveRouter, set: TrainingSet, seed: number): Promise<{ operatingPoints: OperatingPoints | null; record: RepricingRecord | null }> {
-  const keep = completeRows(set.table);
-  if (keep.length === 0) return { operatingPoints: null, record: null };
-  const sub = keep.length === set.table.ids.length ? set : selectSetRows(set, keep);
+  const sub = completeSet(set);
+  if (!sub) return { operatingPoints: null, record: null };
   const { table } = sub;
-  const pool = router.pool;
-  const outcomes = poolOutcomes(table, pool);
-  const q = await router.predictQuality(batchOfTable(table, router.needsEmbeddings ? sub.embeddings : null, pool, router.needsOutcomes));
-  if (q.length !== table.ids.length * pool.length) throw new Error(`router ${router.type} predicted ${q.length} values for ${table.ids.length} prompts x ${pool.length} models`);
-  const operatingPoints = predictedOperatingPoints(q, router.expectedCosts, outcomes, pool, { seed, on: "validation" });
-  const cols = poolColumns(table, pool);
+  const { operatingPoints, q, outcomes } = await predictedPointsOn(router, sub, { seed, on: "validation" });
+  const cols = poolColumns(table, router.pool);
   const tokens = (t: Float64Array | undefined) => (t ? modelColumnCells(table, t, cols) : new Float64Array(q.length).fill(NaN));
   const record = { q: Float64Array.from(q), scores: outcomes.scores, inputTokens: tokens(table.inputTokens), outputTokens: tokens(table.outputTokens) };
   return { operatingPoints, record };
+}
+
+/** The set's rows with every outcome known (the set itself when all are), or null when none is. */
+function completeSet(set: TrainingSet): TrainingSet | null {
+  const keep = completeRows(set.table);
+  if (keep.length === 0) return null;
+  return keep.length === set.table.ids.length ? set : selectSetRows(set, keep);
 }
 
 /**
@@ -199,11 +201,8 @@ export async function validationPointsWithRecord(router: PredictiveRouter, set: 
  * out); null when no complete row is left. Seeded by `seed` for the bootstrap intervals.
  */
 export async function operatingPointsOn(router: Router, set: TrainingSet | null, seed: number, on: OperatingPoints["on"] = "validation"): Promise<OperatingPoints | null> {
-  if (!set) return null;
-  const keep = completeRows(set.table);
-  if (keep.length === 0) return null;
-  const sub = keep.length === set.table.ids.length ? set : selectSetRows(set, keep);
-  return measureOperatingPoints(router, sub, { seed, on });
+  const sub = set && completeSet(set);
+  return sub ? measureOperatingPoints(router, sub, { seed, on }) : null;
 }
 
 /** Folds of the cross-fit that measures a trained router's operating points. */
