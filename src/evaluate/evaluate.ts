@@ -5,18 +5,27 @@
  * Knows routers only through the contract in ../routers/router.ts.
  */
 import type { OutcomeTable } from "../data/table.js";
-import { completeRows, concatRows, concatTyped, selectModels, selectRows } from "../data/table.js";
-import { CROSSFIT_NEEDS_VALIDATION } from "../data/splits.js";
+import { completeRows, concatRows, selectRows } from "../data/table.js";
 import type { EmbeddingMatrix } from "../embed/embedder.js";
 import { selectEmbeddingRows } from "../embed/embedder.js";
-import type { PromptBatch, RealisedOutcomes, Router } from "../routers/router.js";
-import { realiseChecked } from "../routers/routing.js";
 import { InputError } from "../util/errors.js";
 import type { ProgressFn } from "../util/progress.js";
 import { AIQ_TIE_TOLERANCE, bootstrapAiq, percentileInterval, type AiqMode } from "./bootstrap.js";
-import { ROUTERBENCH_LAMBDAS, Sum, directCurve, exactCurve, gridCurveWithDecisions, type Curve, type CurveDecisions, type CurvePoint } from "./curve.js";
+import { Sum, directCurve, exactCurve, type Curve, type CurveDecisions, type CurvePoint } from "./curve.js";
+import { assembleFolds, routeFold, type FoldRouting, type Routed, type RouterUnderTest, type RowRole } from "./folds.js";
 import { nonDecreasingHull, type CostQuality } from "./hull.js";
-import { hullVertexIndices, realiseAt, validatedLambdas } from "./operating-points.js";
+import { hullVertexIndices } from "./operating-points.js";
+import {
+  LATENCY_QUANTILE,
+  latencyComplete,
+  latencySweep,
+  pointLatencies,
+  quantileWithInterval,
+  routedInSeconds,
+  secondsOf,
+  type LatencySweep,
+  type PointLatency,
+} from "./latency.js";
 import { aiq, aiqRouterbenchCode, apgr, costToReach, cpt, maxQuality, qualityAtCost, type SharePoint } from "./metrics.js";
 
 export interface EvalOptions {
@@ -45,23 +54,20 @@ export interface EvalOptions {
    * e.g. a task-aware baseline: does a router add anything beyond it?
    */
   compareTo?: string;
+  /**
+   * Judge latency too (./latency.ts) when every test and validation cell has one; default true.
+   * The permutation null's shuffles leave it out (their AIQ is all they are for).
+   */
+  latency?: boolean;
+  /** The latency sweep's prices (US$ per second of waiting); default: LATENCY_SWEEP_SHARES scaled per router. */
+  latencyWeights?: readonly number[];
   onProgress?: ProgressFn;
 }
 
+export type { RouterUnderTest, RowRole } from "./folds.js";
+
 export type OperatingPoints = "validation" | "test";
 
-export interface RouterUnderTest {
-  name: string;
-  router: Router;
-  /**
-   * The router's own embeddings of the test and validation prompts given to evaluateSplit (same
-   * rows, same order), used instead of the split's shared ones: routers evaluated together may
-   * each embed prompts their own way (embedder, preparation, learned prefixes).
-   */
-  embeddings?: { test: EmbeddingMatrix; validation: EmbeddingMatrix | null };
-}
-
-export type RowRole = "router" | "zero" | "best-single" | "oracle";
 
 export interface TwoModelMetrics {
   strong: string;
@@ -102,6 +108,25 @@ export interface RouterResult {
   twoModel: TwoModelMetrics | null;
   /** AIQ minus the compareTo router's, with its paired interval; null without compareTo (and on that row). */
   vsReference: { name: string; diff: number; interval: [number, number] | null; better: boolean | null } | null;
+  /**
+   * Mean and p95 latency of its operating points (every point of a validated router's curve,
+   * else its hull's vertices), when the data has latencies; null otherwise (and on Zero: see
+   * SplitResult.latency.singles).
+   */
+  latency: PointLatency[] | null;
+}
+
+/** The split judged on latency (./latency.ts); the rows' "cost" is mean seconds per query. */
+export interface LatencyResult {
+  /** Where the expected latencies the routers routed by came from. */
+  expectedFrom: "validation" | "test";
+  /** The latency AIQ's range: fastest to slowest single model's mean latency (s). */
+  latencyRange: [number, number];
+  singles: { model: string; meanSeconds: number; p95Seconds: number; p95Interval: [number, number] | null; quality: number }[];
+  /** As SplitResult.rows, with seconds for cost: the user's routers, Zero, best single, Oracle. */
+  rows: RouterResult[];
+  /** The latency term at work, one per predictive router (validated operating points only). */
+  sweeps: LatencySweep[];
 }
 
 export interface SingleModelPoint {
@@ -131,6 +156,8 @@ export interface SplitResult {
   bestSingle: string;
   /** The user's routers first (input order), then Zero, best single model, Oracle. */
   rows: RouterResult[];
+  /** The latency judgement; null when a judged cell has no latency (or EvalOptions.latency is false). */
+  latency: LatencyResult | null;
 }
 
 /** Per-prompt decision vector as a one-point curve (best single model, Oracle). */
@@ -164,166 +191,11 @@ function strongShares(d: CurveDecisions, strong: number): number[] {
   return out;
 }
 
-interface Routed {
-  name: string;
-  role: RowRole;
-  type: string;
-  params: Record<string, unknown>;
-  pool: string[];
-  curve: Curve;
-  settings: string[] | null;
-  /** Pool-order realised outcomes, for the two-model metrics. */
-  poolScores: Float64Array | null;
-}
-
 /** Embeddings given for `n` prompts (checked), cut to the rows kept (`keep`, or all when null). */
 function completeEmbeddings(m: EmbeddingMatrix | null, n: number, keep: number[] | null, what: string): EmbeddingMatrix | null {
   if (!m) return null;
   if (m.rows !== n) throw new InputError(`${what} have ${m.rows} rows for ${n} prompts`);
   return keep ? selectEmbeddingRows(m, keep) : m;
-}
-
-/** The router's inputs for one set of prompts (outcomes only for routers that declare needing them). */
-function batchOf(router: Router, table: OutcomeTable, embeddings: EmbeddingMatrix | null, name: string, part: string): { batch: PromptBatch; sub: OutcomeTable } {
-  for (const model of router.pool) {
-    if (!table.models.includes(model)) {
-      throw new InputError(`router "${name}" routes to model "${model}", which the ${part} data lacks (it has: ${table.models.join(", ")})`);
-    }
-  }
-  if (router.needsEmbeddings && !embeddings) throw new InputError(`router "${name}" needs prompt embeddings, but none were given for the ${part} split`);
-  const sub = selectModels(table, router.pool);
-  const batch: PromptBatch = {
-    ids: table.ids,
-    texts: table.texts,
-    evals: table.evals,
-    embeddings: router.needsEmbeddings ? embeddings : null,
-    ...(router.needsOutcomes ? { outcomes: { scores: sub.scores, costs: sub.costs } } : {}),
-  };
-  return { batch, sub };
-}
-
-async function predicted(router: Router & { kind: "predictive" }, batch: PromptBatch, m: number, name: string): Promise<Float64Array> {
-  const q = await router.predictQuality(batch);
-  const n = batch.ids.length;
-  if (q.length !== n * m) throw new Error(`router "${name}" predicted ${q.length} qualities for ${n} prompts x ${m} models`);
-  return q;
-}
-
-/**
- * One router on one fold: its test predictions (or settings) and what its validation rows chose.
- * Kept apart from assembling the curve so that cross-fitting can join the folds first.
- */
-type FoldRouting = {
-  base: Omit<Routed, "curve" | "settings">;
-} & (
-  | { kind: "predictive"; q: Float64Array; expectedCosts: Float64Array; sub: OutcomeTable; m: number; lambdas: number[] }
-  | { kind: "direct"; settings: RealisedOutcomes[]; chosen: { setting: string; cost: number }[] }
-  | { kind: "unvalidated"; curve: Curve; settings: string[] | null }
-);
-
-async function routeFold(
-  rt: RouterUnderTest,
-  table: OutcomeTable,
-  embeddings: EmbeddingMatrix | null,
-  lambdas: EvalOptions["lambdas"],
-  validation: { table: OutcomeTable; embeddings: EmbeddingMatrix | null } | null,
-): Promise<FoldRouting> {
-  const { router, name } = rt;
-  const pool = router.pool.slice();
-  const { batch, sub } = batchOf(router, table, embeddings, name, "test");
-  const m = pool.length;
-  const base = { name, role: "router" as const, type: router.type, params: { ...router.params }, pool, poolScores: sub.scores };
-  const exact = lambdas === undefined || lambdas === "exact";
-  const grid = exact ? [] : lambdas === "routerbench" ? ROUTERBENCH_LAMBDAS : lambdas;
-  const curveOf = (q: Float64Array, t: OutcomeTable, costs: Float64Array) =>
-    exact ? exactCurve(q, costs, t.scores, t.costs, m) : gridCurveWithDecisions(q, costs, t.scores, t.costs, m, grid);
-
-  if (router.kind === "predictive") {
-    const q = await predicted(router, batch, m, name);
-    if (!validation) return { base, kind: "unvalidated", curve: curveOf(q, sub, router.expectedCosts), settings: null };
-    // Operating points from validation: its curve's hull vertices, as lambdas.
-    const v = batchOf(router, validation.table, validation.embeddings, name, "validation");
-    const vPoints = curveOf(await predicted(router, v.batch, m, name), v.sub, router.expectedCosts).points;
-    return { base, kind: "predictive", q, expectedCosts: router.expectedCosts, sub, m, lambdas: validatedLambdas(vPoints, exact) };
-  }
-  const settings = await realiseChecked(router, batch);
-  if (!validation) return { base, kind: "unvalidated", curve: directCurve(settings), settings: settings.map((s) => s.setting) };
-  const v = batchOf(router, validation.table, validation.embeddings, name, "validation");
-  const vSettings = await realiseChecked(router, v.batch);
-  const vPoints = directCurve(vSettings).points;
-  const vertices = hullVertexIndices(vPoints);
-  return {
-    base,
-    kind: "direct",
-    settings,
-    chosen: vertices.map((k) => ({ setting: vSettings[k].setting, cost: vPoints[k].cost })).sort((a, b) => a.cost - b.cost),
-  };
-}
-
-/** Settings of consecutive folds, joined prompt-wise in fold order. */
-function joinSettings(parts: readonly { costs: Float64Array; scores: Float64Array; chosen: Int32Array }[]): { costs: Float64Array; scores: Float64Array; chosen: Int32Array } {
-  if (parts.length === 1) return parts[0];
-  return { costs: concatTyped(parts.map((p) => p.costs)), scores: concatTyped(parts.map((p) => p.scores)), chosen: concatTyped(parts.map((p) => p.chosen)) };
-}
-
-/** Hyperparameters over folds: the fold's own when they all agree, else each fold's (grids may choose differently). */
-function foldParams(parts: readonly FoldRouting[]): Record<string, unknown> {
-  const all = parts.map((p) => p.base.params);
-  const same = all.every((p) => JSON.stringify(p) === JSON.stringify(all[0]));
-  return same ? all[0] : { folds: all };
-}
-
-/**
- * A router's curve over the folds of a split (one fold: a plain split). Operating points are the
- * union of what each fold's validation rows chose (lambdas, or a direct router's settings); each
- * fold's own router realises every one of them on that fold's test prompts, and the folds are
- * joined prompt-wise, so every test prompt is decided by a router that never saw it.
- */
-function assembleFolds(parts: readonly FoldRouting[]): Routed {
-  const first = parts[0];
-  for (const p of parts) {
-    if (p.kind !== first.kind || p.base.pool.join("\u0000") !== first.base.pool.join("\u0000")) throw new Error(`router "${first.base.name}": its folds differ in kind or pool`);
-  }
-  const base = { ...first.base, params: foldParams(parts), poolScores: concatTyped(parts.map((p) => p.base.poolScores!)) };
-  if (first.kind === "unvalidated") {
-    if (parts.length > 1) throw new InputError(CROSSFIT_NEEDS_VALIDATION);
-    return { ...first.base, curve: first.curve, settings: first.settings };
-  }
-  if (first.kind === "predictive") {
-    const folds = parts as Extract<FoldRouting, { kind: "predictive" }>[];
-    const lams = [...new Set(folds.flatMap((f) => f.lambdas))].sort((a, b) => a - b);
-    const settings = lams.map((lambda) => joinSettings(folds.map((f) => realiseAt(f.q, f.expectedCosts, f.sub, f.m, lambda))));
-    const curve = directCurve(settings);
-    curve.points.forEach((p, k) => (p.lambda = lams[k]));
-    return { ...base, curve, settings: lams.map((l) => `lambda=${l}`) };
-  }
-  const folds = parts as Extract<FoldRouting, { kind: "direct" }>[];
-  const testSetting = (f: (typeof folds)[number], label: string) => {
-    const hit = f.settings.find((x) => x.setting === label);
-    if (!hit) throw new Error(`router "${first.base.name}": its validation setting "${label}" is not among its test settings`);
-    return hit;
-  };
-  if (folds.length === 1) {
-    // In the settings' own order (a direct router lists them from cheap to dear).
-    const keep = new Set(first.chosen.map((c) => c.setting));
-    const kept = first.settings.filter((x) => keep.has(x.setting));
-    if (kept.length === 0) throw new Error(`router "${first.base.name}": its validation settings do not match its test settings`);
-    return { ...base, curve: directCurve(kept), settings: kept.map((x) => x.setting) };
-  }
-  // A direct router's settings can depend on its training rows (a cascade's budgets do), so
-  // folds are aligned by validation cost instead: at each cost any fold's validation hull has a
-  // vertex at, every fold takes its dearest chosen setting that cost no more on its validation rows.
-  const targets = [...new Set(folds.flatMap((f) => f.chosen.map((c) => c.cost)))].sort((a, b) => a - b);
-  const kept = targets.map((c) =>
-    joinSettings(
-      folds.map((f) => {
-        let pick = f.chosen[0];
-        for (const x of f.chosen) if (x.cost <= c) pick = x;
-        return testSetting(f, pick.setting);
-      }),
-    ),
-  );
-  return { ...base, curve: directCurve(kept), settings: targets.map((c) => `validation cost <= ${c}`) };
 }
 
 function twoModelMetrics(r: Routed): TwoModelMetrics | null {
@@ -430,13 +302,105 @@ export async function evaluateFolds(folds: FoldUnderTest[], opts: EvalOptions): 
   const validated = prepared.every((p) => p.validation);
 
   const routed: Routed[] = [];
+  const foldParts: FoldRouting[][] = [];
   for (const [k, r] of routers.entries()) {
     const parts: FoldRouting[] = [];
     for (const [f, p] of prepared.entries()) parts.push(await routeFold(folds[f].routers[k], p.table, p.inputs[k].test, opts.lambdas, p.inputs[k].validation));
+    foldParts.push(parts);
     routed.push(assembleFolds(parts));
     progress?.(k + 1, progressTotal, `routed ${r.name}`);
   }
 
+  const mode: AiqMode = opts.aiq ?? "shared-range";
+  const judged = judge(routed, table, { mode, costRange: opts.costRange, resamples, seed: opts.seed, compareTo: opts.compareTo, onBootstrap: progress ? (done) => progress(routers.length + done, progressTotal, "bootstrap") : undefined });
+  const level = judged.level ?? 0.95;
+  // Latency: only where every judged cell has one (see ./latency.ts), and not for the null's shuffles.
+  const withLatency = opts.latency !== false && latencyComplete(table) && prepared.every((p) => !p.validation || latencyComplete(p.validation.table));
+  if (withLatency) {
+    const cells = judged.rows.map((r) => (r.role === "router" ? routed.find((x) => x.name === r.name)!.latencyCells! : table.totalLatencyMs!));
+    const inputs = judged.rows.map((r, k) => ({
+      curve: judged.curves[k],
+      cellsMs: cells[k],
+      m: r.role === "router" ? r.pool.length : m,
+      // Validated operating points are every point of a router's curve; otherwise its hull's vertices.
+      points: validated && r.role === "router" ? r.points.map((_, i) => i) : hullVertexIndices(r.points),
+    }));
+    const figures = pointLatencies(inputs, { seed: opts.seed, resamples, level });
+    judged.rows.forEach((r, k) => (r.latency = figures[k]));
+  }
+  const latency = withLatency ? judgeLatency(foldParts, table, validated, { seed: opts.seed, resamples, level, compareTo: opts.compareTo, mus: opts.latencyWeights }) : null;
+  // Order: user's routers, Zero, best single, Oracle.
+  const ordered = [...judged.rows.slice(0, routed.length), judged.zero, ...judged.rows.slice(routed.length)];
+  return {
+    prompts: n,
+    droppedIncomplete: prepared.reduce((a, p) => a + p.dropped, 0),
+    models: table.models.slice(),
+    singles: judged.singles,
+    costRange: judged.costRange,
+    aiqMode: mode,
+    lambdas: opts.lambdas ?? "exact",
+    bootstrap: judged.level !== null ? { resamples, seed: opts.seed, level: judged.level } : null,
+    operatingPoints: validated ? "validation" : "test",
+    compareTo: opts.compareTo ?? null,
+    // Cross-fitted: the smallest fold's (each router's points are chosen on its own fold's).
+    validationPrompts: validated ? Math.min(...prepared.map((p) => p.validation!.table.ids.length)) : 0,
+    folds: folds.length,
+    bestSingle: judged.bestSingle,
+    rows: ordered,
+    latency,
+  };
+}
+
+/**
+ * The split judged in seconds instead of dollars (see ./latency.ts): each router's folds
+ * re-chosen in seconds and judged by the same code as cost (Zero = the single models' latency
+ * hull, AIQ over the fastest to slowest single model's mean latency), each single model's
+ * latency, and the latency term's sweep for each predictive router.
+ */
+function judgeLatency(
+  foldParts: readonly FoldRouting[][],
+  table: OutcomeTable,
+  validated: boolean,
+  opts: { seed: number; resamples: number; level: number; compareTo?: string; mus?: readonly number[] },
+): LatencyResult {
+  const m = table.models.length;
+  const seconds = secondsOf(table.totalLatencyMs!);
+  const routed = foldParts.map(routedInSeconds);
+  const judged = judge(routed, { ...table, costs: seconds }, { mode: "shared-range", resamples: opts.resamples, seed: opts.seed, compareTo: opts.compareTo });
+  const singles = table.models.map((model, j) => {
+    const column = Float64Array.from({ length: table.ids.length }, (_, i) => seconds[i * m + j]);
+    const p95 = quantileWithInterval(column, LATENCY_QUANTILE, opts.resamples > 0 ? opts.level : null);
+    return { model, meanSeconds: judged.singles[j].cost, p95Seconds: p95.value, p95Interval: p95.interval, quality: judged.singles[j].quality };
+  });
+  const sweeps = validated ? foldParts.map((parts) => latencySweep(parts, opts)).filter((x): x is LatencySweep => x !== null) : [];
+  return {
+    expectedFrom: validated ? "validation" : "test",
+    latencyRange: judged.costRange,
+    singles,
+    rows: [...judged.rows.slice(0, routed.length), judged.zero, ...judged.rows.slice(routed.length)],
+    sweeps,
+  };
+}
+
+interface JudgeOptions {
+  mode: AiqMode;
+  costRange?: [number, number];
+  resamples: number;
+  seed: number;
+  compareTo?: string;
+  onBootstrap?: (done: number) => void;
+}
+
+/**
+ * The routers' curves judged against the reference rows on one set of outcomes (`table`'s
+ * scores and costs; the latency judgement passes seconds as costs): singles, Zero, best single,
+ * Oracle, hulls, AIQ, bootstrap intervals, the comparison with compareTo. Rows: the routers,
+ * then best single and Oracle (Zero apart), with the curves they were judged on.
+ */
+function judge(routed: readonly Routed[], table: OutcomeTable, opts: JudgeOptions) {
+  const n = table.ids.length;
+  const m = table.models.length;
+  const resamples = opts.resamples;
   // Summed exactly as curve points are (./curve.ts), so a curve that is one single model
   // reproduces that model's point bit for bit.
   const singles: SingleModelPoint[] = table.models.map((model, j) => {
@@ -454,7 +418,7 @@ export async function evaluateFolds(folds: FoldUnderTest[], opts: EvalOptions): 
   }
   const bestSingle = singles[best];
   const costRange: [number, number] = opts.costRange ?? [Math.min(...singles.map((s) => s.cost)), Math.max(...singles.map((s) => s.cost))];
-  const mode: AiqMode = opts.aiq ?? "shared-range";
+  const mode = opts.mode;
   // A range of one cost (every model costs the same) scores quality at that cost (metrics.aiq).
   if (mode === "shared-range" && !(costRange[1] >= costRange[0])) {
     throw new InputError(`the AIQ cost range must be [min, max] with max >= min, got [${costRange[0]}, ${costRange[1]}]`, { field: "costRange" });
@@ -467,8 +431,8 @@ export async function evaluateFolds(folds: FoldUnderTest[], opts: EvalOptions): 
   // could do at each cost, so its hull bounds every router's from above.
   const oracleCurve = exactCurve(table.scores, table.costs, table.scores, table.costs, m);
   const references: Routed[] = [
-    { name: `Best single (${bestSingle.model})`, role: "best-single", type: "best-single", params: {}, pool: [bestSingle.model], curve: bestCurve, settings: null, poolScores: null },
-    { name: "Oracle", role: "oracle", type: "oracle", params: {}, pool: table.models.slice(), curve: oracleCurve, settings: null, poolScores: null },
+    { name: `Best single (${bestSingle.model})`, role: "best-single", type: "best-single", params: {}, pool: [bestSingle.model], curve: bestCurve, settings: null, poolScores: null, latencyCells: null },
+    { name: "Oracle", role: "oracle", type: "oracle", params: {}, pool: table.models.slice(), curve: oracleCurve, settings: null, poolScores: null, latencyCells: null },
   ];
   const all = [...routed, ...references];
   const hulls = all.map((r) => nonDecreasingHull(r.curve.points));
@@ -482,7 +446,7 @@ export async function evaluateFolds(folds: FoldUnderTest[], opts: EvalOptions): 
     resamples > 0
       ? bootstrapAiq(
           { curves: all.map((r) => r.curve.decisions), singleScores: table.scores, singleCosts: table.costs, nModels: m, aiqMode: mode, ...(opts.costRange ? { costRange: opts.costRange } : {}) },
-          { seed: opts.seed, resamples, keepDraws: opts.compareTo !== undefined, onProgress: progress ? (done) => progress(routers.length + done, progressTotal, "bootstrap") : undefined },
+          { seed: opts.seed, resamples, keepDraws: opts.compareTo !== undefined, ...(opts.onBootstrap ? { onProgress: opts.onBootstrap } : {}) },
         )
       : null;
 
@@ -526,6 +490,7 @@ export async function evaluateFolds(folds: FoldUnderTest[], opts: EvalOptions): 
       ...metricsOf(hulls[k]),
       twoModel: r.role === "router" ? twoModelMetrics(r) : null,
       vsReference: vsReference(k, value),
+      latency: null,
     };
   });
   const zeroRow: RouterResult = {
@@ -546,24 +511,15 @@ export async function evaluateFolds(folds: FoldUnderTest[], opts: EvalOptions): 
     ...metricsOf(zeroHull),
     twoModel: null,
     vsReference: null,
+    latency: null,
   };
-  // Order: user's routers, Zero, best single, Oracle.
-  const ordered = [...out.slice(0, routed.length), zeroRow, ...out.slice(routed.length)];
   return {
-    prompts: n,
-    droppedIncomplete: prepared.reduce((a, p) => a + p.dropped, 0),
-    models: table.models.slice(),
     singles,
-    costRange: mode === "routerbench-code" ? [0, parityMax] : costRange,
-    aiqMode: mode,
-    lambdas: opts.lambdas ?? "exact",
-    bootstrap: boot ? { resamples: boot.resamples, seed: opts.seed, level: boot.level } : null,
-    operatingPoints: validated ? "validation" : "test",
-    compareTo: opts.compareTo ?? null,
-    // Cross-fitted: the smallest fold's (each router's points are chosen on its own fold's).
-    validationPrompts: validated ? Math.min(...prepared.map((p) => p.validation!.table.ids.length)) : 0,
-    folds: folds.length,
     bestSingle: bestSingle.model,
-    rows: ordered,
+    costRange: (mode === "routerbench-code" ? [0, parityMax] : costRange) as [number, number],
+    level: boot ? boot.level : null,
+    rows: out,
+    curves: all.map((r) => r.curve),
+    zero: zeroRow,
   };
 }

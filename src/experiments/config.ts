@@ -125,6 +125,12 @@ export const experimentSchema = z.strictObject({
        * Zero (and minus compareTo) under no signal and a permutation p-value. Absent or 0: none.
        */
       nullShuffles: z.number().int().min(0).max(999).optional(),
+      /**
+       * The latency sweep's prices, US$ per second of waiting (src/evaluate/latency.ts); absent:
+       * per router, shares of its chosen lambda per second of the pool's latency spread. Used only
+       * when the data has latencies.
+       */
+      latencyWeights: z.array(z.number().min(0)).min(1).optional(),
       /** Curve points kept per router in results.json (metrics always use all). */
       maxPoints: z.number().int().min(2).default(DEFAULT_MAX_POINTS),
     })

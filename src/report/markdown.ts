@@ -5,6 +5,7 @@
 import { hasAiq, type Results, type RouterEntry, type SplitEntry } from "./results.js";
 import { escapeCell as esc, formatNumber, signed } from "./plot.js";
 import { renderSummaryMarkdown, splitWarnings } from "./summary.js";
+import { renderLatencySection } from "./latency.js";
 
 /** File name stem of a split's plot (plots/<stem>.svg|png; its forest plot plots/<stem>-forest.svg|png). */
 export function plotStem(split: { dataset: string; split: string }): string {
@@ -123,6 +124,7 @@ export function renderSplitSection(split: SplitEntry, opts: { plotsDir?: string;
       );
     }
   }
+  if (split.latency) lines.push(renderLatencySection(split, { ...(opts.plotsDir !== undefined ? { plotsDir: opts.plotsDir } : {}), heading: opts.heading ?? 2, stem: plotStem(split) }));
   return lines.join("\n");
 }
 

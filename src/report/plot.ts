@@ -19,6 +19,8 @@ export interface PlotOptions {
   width?: number;
   height?: number;
   title?: string;
+  /** The x axis's quantity (default: mean cost per query in US$; the latency plot: seconds). */
+  xLabel?: string;
 }
 
 export const FONT = "DejaVu Sans, Verdana, Arial, sans-serif";
@@ -157,7 +159,7 @@ export function renderPlotSvg(split: SplitEntry, opts: PlotOptions = {}): string
   for (const v of xt) out.push(`<text x="${f(sx(v))}" y="${f(margin.top + ph + 16)}" text-anchor="middle">${esc(formatNumber(v))}</text>`);
   for (const v of yt) out.push(`<text x="${f(margin.left - 6)}" y="${f(sy(v) + 4)}" text-anchor="end">${esc(formatNumber(v))}</text>`);
   out.push(`</g>`);
-  out.push(`<text class="xlabel" x="${f(margin.left + pw / 2)}" y="${f(H - 18)}" font-size="13" text-anchor="middle" fill="#222">mean cost per query (US$)${log ? ", log scale" : ""}</text>`);
+  out.push(`<text class="xlabel" x="${f(margin.left + pw / 2)}" y="${f(H - 18)}" font-size="13" text-anchor="middle" fill="#222">${esc(opts.xLabel ?? "mean cost per query (US$)")}${log ? ", log scale" : ""}</text>`);
   out.push(`<text class="ylabel" transform="translate(20 ${f(margin.top + ph / 2)}) rotate(-90)" font-size="13" text-anchor="middle" fill="#222">mean quality (score)</text>`);
 
   out.push(`<defs><clipPath id="plot-area"><rect x="${f(margin.left)}" y="${f(margin.top)}" width="${f(pw)}" height="${f(ph)}"/></clipPath></defs>`);

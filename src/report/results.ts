@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { z } from "zod";
 import type { CurvePoint } from "../evaluate/curve.js";
-import type { RouterResult, SplitResult } from "../evaluate/evaluate.js";
+import type { LatencyResult, RouterResult, SplitResult } from "../evaluate/evaluate.js";
 import { routerNull } from "../evaluate/null.js";
 import { recoverDir, writeFileAtomic } from "../util/atomic.js";
 import { InputError } from "../util/errors.js";
@@ -32,6 +32,18 @@ export const resultPointSchema = z.object({
   cost: z.number(),
   quality: z.number(),
   setting: z.string().optional(),
+});
+
+/** An operating point's latency (seconds per query): the point, its mean and p95 latency with intervals. */
+export const pointLatencySchema = z.object({
+  lambda: z.union([z.number(), z.literal("Infinity"), z.null()]),
+  setting: z.string().optional(),
+  cost: z.number(),
+  quality: z.number(),
+  meanSeconds: z.number(),
+  meanInterval: interval.nullable(),
+  p95Seconds: z.number(),
+  p95Interval: interval.nullable(),
 });
 
 export const routerEntrySchema = z.object({
@@ -67,6 +79,8 @@ export const routerEntrySchema = z.object({
       vsReference: z.object({ diffs: z.array(z.number()), p: z.number() }).nullable(),
     })
     .optional(),
+  /** Mean and p95 latency of each operating point; absent when the data has no latencies. */
+  latency: z.array(pointLatencySchema).optional(),
   pointCount: z.number().int(),
   pointsThinned: z.boolean(),
   points: z.array(resultPointSchema),
@@ -98,6 +112,39 @@ export const splitEntrySchema = z.object({
    */
   overlap: z.array(z.object({ router: z.string(), prompts: z.number().int() })).optional(),
   routers: z.array(routerEntrySchema),
+  /**
+   * The split judged on latency (src/evaluate/latency.ts): rows as in `routers` but with mean
+   * seconds per query where they have cost, each single model's latency, and the latency term's
+   * sweep per predictive router. Absent when a judged cell has no latency.
+   */
+  latency: z
+    .object({
+      expectedFrom: z.enum(["validation", "test"]),
+      latencyRange: interval,
+      singles: z.array(z.object({ model: z.string(), meanSeconds: z.number(), p95Seconds: z.number(), p95Interval: interval.nullable(), quality: z.number() })),
+      routers: z.array(routerEntrySchema),
+      sweeps: z.array(
+        z.object({
+          name: z.string(),
+          lambdas: z.array(z.number()),
+          expectedSeconds: z.array(z.number()),
+          points: z.array(
+            z.object({
+              mu: z.number(),
+              cost: z.number(),
+              costInterval: interval.nullable(),
+              quality: z.number(),
+              qualityInterval: interval.nullable(),
+              meanSeconds: z.number(),
+              meanInterval: interval.nullable(),
+              p95Seconds: z.number(),
+              p95Interval: interval.nullable(),
+            }),
+          ),
+        }),
+      ),
+    })
+    .optional(),
 });
 
 export const resultsSchema = z.object({
@@ -182,6 +229,17 @@ function routerEntry(r: RouterResult, maxPoints: number, draws: readonly SplitRe
     vsReference: r.vsReference ? { name: r.vsReference.name, diff: r.vsReference.diff, interval: r.vsReference.interval, better: r.vsReference.better } : null,
     ...(hasAiq(r) ? {} : NO_AIQ),
     ...(nul ? { null: nul } : {}),
+    ...(r.latency
+      ? {
+          latency: r.latency.map((x) => ({
+            ...all[x.point],
+            meanSeconds: x.meanSeconds,
+            meanInterval: x.meanInterval,
+            p95Seconds: x.p95Seconds,
+            p95Interval: x.p95Interval,
+          })),
+        }
+      : {}),
     pointCount: all.length,
     pointsThinned: points.length < all.length,
     points,
@@ -210,6 +268,17 @@ export function splitEntry(dataset: string, split: string, r: SplitResult, opts:
     ...(r.folds > 1 ? { folds: r.folds } : {}),
     ...(opts.overlap?.length ? { overlap: opts.overlap.map((o) => ({ router: o.router, prompts: o.prompts })) } : {}),
     routers: r.rows.map((row) => routerEntry(row, maxPoints, opts.nullDraws)),
+    ...(r.latency ? { latency: latencyEntry(r.latency, maxPoints) } : {}),
+  };
+}
+
+function latencyEntry(l: LatencyResult, maxPoints: number): NonNullable<SplitEntry["latency"]> {
+  return {
+    expectedFrom: l.expectedFrom,
+    latencyRange: [l.latencyRange[0], l.latencyRange[1]],
+    singles: l.singles.map((s) => ({ model: s.model, meanSeconds: s.meanSeconds, p95Seconds: s.p95Seconds, p95Interval: s.p95Interval, quality: s.quality })),
+    routers: l.rows.map((row) => routerEntry(row, maxPoints)),
+    sweeps: l.sweeps.map((w) => ({ name: w.name, lambdas: w.lambdas.slice(), expectedSeconds: w.expectedSeconds.slice(), points: w.points.map((p) => ({ ...p })) })),
   };
 }
 

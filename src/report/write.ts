@@ -8,6 +8,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { crashPoint, writeDirAtomic, type OutputDirOptions } from "../util/atomic.js";
 import { renderForestSvg } from "./forest.js";
+import { latencyPlotStem, latencyView, LATENCY_AXIS } from "./latency.js";
 import { forestStem, plotStem, renderReport } from "./markdown.js";
 import { renderPlotSvg, svgToPng } from "./plot.js";
 import { serializeResults, type Results } from "./results.js";
@@ -22,8 +23,11 @@ export interface ReportOptions {
 export interface WrittenReport {
   results: string;
   report: string;
-  /** Per split: its cost-quality plot (kind "curves"), then its forest plot of AIQ minus Zero (kind "forest"). */
-  plots: { svg: string; png: string; kind: "curves" | "forest" }[];
+  /**
+   * Per split: its cost-quality plot (kind "curves"), then its forest plot of AIQ minus Zero
+   * (kind "forest"), then, when the data has latencies, its quality-latency plot (kind "latency").
+   */
+  plots: { svg: string; png: string; kind: "curves" | "forest" | "latency" }[];
 }
 
 /** The file whose presence marks a folder as a routekit report (see OutputDirOptions.marker). */
@@ -36,7 +40,7 @@ export const REPORT_MARKER = "results.json";
 export async function writeReportFiles(dir: string, results: Results, opts: ReportOptions = {}): Promise<WrittenReport> {
   const plots: WrittenReport["plots"] = [];
   await mkdir(join(dir, "plots"), { recursive: true });
-  const plot = async (stem: string, svg: string, kind: "curves" | "forest") => {
+  const plot = async (stem: string, svg: string, kind: "curves" | "forest" | "latency") => {
     const svgPath = join(dir, "plots", `${stem}.svg`);
     const pngPath = join(dir, "plots", `${stem}.png`);
     await writeFile(svgPath, svg);
@@ -47,6 +51,11 @@ export async function writeReportFiles(dir: string, results: Results, opts: Repo
     await plot(plotStem(split), renderPlotSvg(split, { logCost: opts.logCost }), "curves");
     // report.md links a forest plot only for splits with routers (not just the reference rows).
     if (split.routers.some((r) => r.role === "router")) await plot(forestStem(split), renderForestSvg(split), "forest");
+    const latency = latencyView(split);
+    if (latency) {
+      const title = `${split.dataset} (${split.split}): quality vs latency on ${split.prompts} test prompts`;
+      await plot(latencyPlotStem(plotStem(split)), renderPlotSvg(latency, { xLabel: LATENCY_AXIS, title }), "latency");
+    }
     crashPoint("report:plot");
   }
   const reportPath = join(dir, "report.md");

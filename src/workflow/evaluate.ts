@@ -245,6 +245,8 @@ export async function evaluateRoutersOnTable(table: OutcomeTable, opts: EvalData
       operatingPoints: opts.operatingPoints ?? "validation",
       // A saved router trained on one dataset is absent from the others' splits.
       compareTo: folds[0].routers.some((r) => r.name === opts.compareTo) ? opts.compareTo : undefined,
+      // The null's shuffles are judged on AIQ alone.
+      latency: tag === "",
       onProgress: (d, t, l) => progress("evaluate", d, t, `${tag}${group.name} ${l ?? ""}`.trim()),
     });
   };

@@ -127,6 +127,9 @@ export class SplitJobRunner {
         operatingPoints: cfg.evaluation.operatingPoints,
         compareTo: cfg.evaluation.compareTo,
         ...(cfg.evaluation.costRange ? { costRange: cfg.evaluation.costRange } : {}),
+        ...(cfg.evaluation.latencyWeights ? { latencyWeights: cfg.evaluation.latencyWeights } : {}),
+        // The null's shuffles are judged on AIQ alone.
+        latency: job.shuffle === 0,
         onProgress: bar.update,
       });
     } finally {
