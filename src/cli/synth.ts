@@ -29,12 +29,12 @@ export function register(program: Command): void {
     .option("--prompts <n>", "number of prompts", integer("prompts", 1), DEFAULT_SYNTH_OPTIONS.prompts)
     .option("--seed <n>", "seed for prompts and outcomes (same seed, same bytes)", integer("seed", 0), DEFAULT_SYNTH_OPTIONS.seed)
     .option("--models <list>", "comma-separated subset of the 11 RouterBench models (default: all)")
-    .option("--latency", "also draw per-cell latencies (time to first token, total; synthetic, from streams of their own: scores and costs are unchanged)")
+    .option("--no-latency", "leave out the per-cell latencies (time to first token, total; synthetic, drawn from streams of their own, so scores and costs are the same either way)")
     .option("--json", "print the summary as JSON")
-    .action(async (opts: { out: string; prompts: number; seed: number; models?: string; latency?: boolean; json?: boolean }) => {
+    .action(async (opts: { out: string; prompts: number; seed: number; models?: string; latency: boolean; json?: boolean }) => {
       await checkOutputFile(opts.out);
       const models = opts.models?.split(",").map((s) => s.trim()).filter(Boolean);
-      const table = synthesize({ prompts: opts.prompts, seed: opts.seed, ...(models ? { models } : {}), ...(opts.latency ? { latency: true } : {}) });
+      const table = synthesize({ prompts: opts.prompts, seed: opts.seed, ...(models ? { models } : {}), latency: opts.latency });
       await writeOutcomeTable(opts.out, table);
       const summary = summarizeSynth(table);
       if (opts.json) {

@@ -368,14 +368,14 @@ describe("routekit synth (CLI)", () => {
     expect(json.prompts).toBe(120);
     expect(json.models.map((x) => x.name)).toEqual([...ROUTERBENCH_MODELS]);
     const back = await readOutcomeTable(out);
-    expect(Buffer.from(bytesOf(back)).equals(Buffer.from(bytesOf(synthesize({ prompts: 120, seed: 3 }))))).toBe(true);
+    expect(Buffer.from(bytesOf(back)).equals(Buffer.from(bytesOf(synthesize({ prompts: 120, seed: 3, latency: true }))))).toBe(true);
     expect(json.models[0].weightedMeanScore).toBeCloseTo(summarizeSynth(back).models[0].weightedMeanScore, 12);
   });
 
-  it("--latency adds the latency columns and leaves scores and costs as they were", async () => {
+  it("draws the latency columns by default (--no-latency leaves them out) and leaves scores and costs as they were", async () => {
     const dir = await mkdtemp(join(tmpdir(), "rk-synth-"));
     const out = join(dir, "l.arrow");
-    const r = await runCli(["synth", "--out", out, "--prompts", "60", "--seed", "3", "--latency"]);
+    const r = await runCli(["synth", "--out", out, "--prompts", "60", "--seed", "3"]);
     expect(r.code, r.stderr).toBe(0);
     const back = await readOutcomeTable(out);
     const plain = synthesize({ prompts: 60, seed: 3 });
@@ -383,6 +383,11 @@ describe("routekit synth (CLI)", () => {
     expect(back.ttftMs?.every((x) => x > 0)).toBe(true);
     expect(Buffer.from(back.scores.buffer).equals(Buffer.from(plain.scores.buffer))).toBe(true);
     expect(Buffer.from(back.costs.buffer).equals(Buffer.from(plain.costs.buffer))).toBe(true);
+    const none = join(dir, "none.arrow");
+    expect((await runCli(["synth", "--out", none, "--prompts", "60", "--seed", "3", "--no-latency"])).code).toBe(0);
+    const bare = await readOutcomeTable(none);
+    expect(bare.totalLatencyMs).toBeUndefined();
+    expect(Buffer.from(bare.scores.buffer).equals(Buffer.from(plain.scores.buffer))).toBe(true);
   });
 
   it("regenerates data/default.arrow byte for byte with the default options", async () => {

@@ -83,13 +83,13 @@ export interface SynthOptions {
   models?: string[];
   /**
    * Also draw per-call latencies (synthetic, ./latency.ts) from streams of their own: scores,
-   * costs and tokens are the same with or without. Default false, so data/default.arrow is
-   * still what the default options make.
+   * costs and tokens are the same with or without. Absent: none; the default options (and so
+   * data/default.arrow and `routekit synth`) draw them, so the bundled data exercises latency.
    */
   latency?: boolean;
 }
 
-export const DEFAULT_SYNTH_OPTIONS: Readonly<SynthOptions> = { prompts: 2000, seed: 42 };
+export const DEFAULT_SYNTH_OPTIONS: Readonly<SynthOptions> = { prompts: 2000, seed: 42, latency: true };
 
 /** Fixes the skill "world" (topic jitter) independently of the sampling seed. */
 export const WORLD_SEED = "routekit-synth-world-1";
