@@ -8,12 +8,19 @@
  * prefilter (Int16Index, in knn-prefilter.ts) and computes float32 similarities only for the
  * candidates it leaves, bitwise as matMul would (1,000 x 30,000 x 512: ~0.5 s against ~1.1 s for
  * matMul + topk).
+ *
+ * index=hnsw searches an approximate-nearest-neighbour graph instead (knn-ann.ts; optional
+ * package usearch): built once per training matrix (a k grid shares it), saved with the router.
+ * index=auto picks it from AUTO_HNSW_ROWS training rows up. The default stays brute force: it is
+ * exact, needs nothing, and a one-off search (train, eval) is cheaper than building a graph;
+ * the graph pays off where a saved router answers many queries (route, serve). See BENCHMARKS.md.
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError } from "../util/errors.js";
 import { readFloat32, readJson, writeFloats } from "./binary.js";
 import { checkKnownParams, expectedCostsOf, poolScores, positiveInt, requireEmbeddings } from "./common.js";
+import { HNSW_DEFAULTS, HnswIndex, type HnswParams } from "./knn-ann.js";
 import { int16IndexOf, PREFILTER_BLOCK, prefilterCounts } from "./knn-prefilter.js";
 import { TopK } from "./top-k.js";
 import type { RouterFactory } from "./registry.js";
@@ -23,7 +30,17 @@ import type * as tfTypes from "@tensorflow/tfjs-core";
 
 type Weighting = "uniform" | "distance";
 type Engine = "tf" | "js";
-const KNOWN = ["k", "weighting", "engine"];
+type IndexKind = "brute" | "hnsw" | "auto";
+const HNSW_PARAMS = ["connectivity", "expansionAdd", "expansionSearch"] as const;
+const KNOWN = ["k", "weighting", "engine", "index", ...HNSW_PARAMS];
+/**
+ * index=auto uses HNSW from this many training rows up, brute force below. At 100,000 x 384 a
+ * brute-force query costs ~38 M multiply-adds and an HNSW one well under a millisecond with
+ * recall@10 near 1 (BENCHMARKS.md, ann); smaller sets search exactly in milliseconds anyway.
+ */
+export const AUTO_HNSW_ROWS = 100_000;
+/** The saved HNSW graph's file in a router directory. */
+export const HNSW_FILE = "knn-hnsw.usearch";
 /** Searches go at least this deep, so that k = 5, 10 and 40 share one search. */
 const SEARCH_K = 40;
 /** Queries per matrix product: 512 x 30,000 similarities = 61 MB, a fair memory/speed trade. */
@@ -51,13 +68,34 @@ interface MemoEntry extends Search {
   train: WeakRef<Float32Array>;
   queries: WeakRef<Float32Array>;
   nq: number;
-  engine: Engine;
+  /** The brute-force engine, or "hnsw": searches of different kinds are never mixed up. */
+  engine: Engine | "hnsw";
 }
 const memo: MemoEntry[] = [];
 
 /** Forget every remembered search (tests and benchmarks time searches from cold). */
 export function clearKnnMemo(): void {
   memo.length = 0;
+}
+
+/**
+ * HNSW graphs built or loaded in this process, by training matrix (weakly: never keeps one alive)
+ * and settings, so the routers of a k grid, which share one training array, build one graph.
+ */
+const graphs = new WeakMap<Float32Array, Map<string, Promise<HnswIndex>>>();
+
+function graphFor(index: KnnIndex, params: HnswParams, make: () => Promise<HnswIndex>): Promise<HnswIndex> {
+  let bySettings = graphs.get(index.embeddings);
+  if (!bySettings) graphs.set(index.embeddings, (bySettings = new Map()));
+  const key = JSON.stringify([index.rows, index.dimension, params.connectivity, params.expansionAdd, params.expansionSearch]);
+  let g = bySettings.get(key);
+  if (!g) {
+    g = make();
+    bySettings.set(key, g);
+    // A failed build (say, usearch missing) is not remembered: the next attempt tries again.
+    g.catch(() => bySettings.delete(key));
+  }
+  return g;
 }
 
 export interface KnnIndex {
@@ -78,9 +116,13 @@ export class KnnRouter implements PredictiveRouter {
   readonly k: number;
   readonly weighting: Weighting;
   readonly engine: Engine;
+  /** The index parameter as given; see searchKind for what a fitted router uses. */
+  readonly indexKind: IndexKind;
+  readonly hnsw: HnswParams;
   expectedCosts: Float64Array;
   index: KnnIndex | null = null;
   private transposed: tfTypes.Tensor2D | null = null;
+  private graph: HnswIndex | null = null;
 
   constructor(
     readonly pool: readonly string[],
@@ -94,8 +136,43 @@ export class KnnRouter implements PredictiveRouter {
     if (e !== "tf" && e !== "js") throw new InputError(`knn engine must be tf or js, got ${JSON.stringify(e)}`, { field: "engine" });
     this.weighting = w;
     this.engine = e;
-    this.params = { k: this.k, weighting: w, engine: e };
+    const ix = params.index ?? "brute";
+    if (ix !== "brute" && ix !== "hnsw" && ix !== "auto") throw new InputError(`knn index must be brute, hnsw or auto, got ${JSON.stringify(ix)}`, { field: "index" });
+    this.indexKind = ix;
+    if (ix === "brute") {
+      const stray = HNSW_PARAMS.find((p) => params[p] !== undefined);
+      if (stray) throw new InputError(`knn ${stray} applies to index=hnsw or auto, not to brute force`, { field: stray });
+    }
+    this.hnsw = {
+      connectivity: positiveInt(params, "connectivity", HNSW_DEFAULTS.connectivity),
+      expansionAdd: positiveInt(params, "expansionAdd", HNSW_DEFAULTS.expansionAdd),
+      expansionSearch: positiveInt(params, "expansionSearch", HNSW_DEFAULTS.expansionSearch),
+    };
+    if (this.hnsw.connectivity < 2) throw new InputError(`connectivity must be at least 2, got ${this.hnsw.connectivity}`, { field: "connectivity" });
+    // Brute force (the default) keeps the params it always had, so results and saved routers are as before.
+    this.params = ix === "brute" ? { k: this.k, weighting: w, engine: e } : { k: this.k, weighting: w, engine: e, index: ix, ...this.hnsw };
     this.expectedCosts = new Float64Array(pool.length);
+  }
+
+  /** What a router with this training set searches: index=auto resolves by the row count. */
+  get searchKind(): "brute" | "hnsw" {
+    if (this.indexKind !== "auto") return this.indexKind;
+    return (this.index?.rows ?? 0) >= AUTO_HNSW_ROWS ? "hnsw" : "brute";
+  }
+
+  /** The HNSW graph over the training matrix: built (once per matrix and settings in a process) or already loaded. */
+  async hnswGraph(): Promise<HnswIndex> {
+    const index = this.index;
+    if (!index) throw new Error("knn: hnsw graph before fit");
+    this.graph ??= await graphFor(index, this.hnsw, () => HnswIndex.build(index.embeddings, index.rows, index.dimension, this.hnsw));
+    return this.graph;
+  }
+
+  /** Takes a graph read from a saved router (see knnFactory.load) as this training matrix's graph. */
+  async adoptGraph(graph: HnswIndex): Promise<void> {
+    const index = this.index;
+    if (!index) throw new Error("knn: adoptGraph before setIndex");
+    this.graph = await graphFor(index, this.hnsw, async () => graph);
   }
 
   async fit(train: TrainingSet): Promise<FitReport> {
@@ -107,6 +184,7 @@ export class KnnRouter implements PredictiveRouter {
     // The training embeddings are kept by reference (not copied): a k grid fits several routers
     // on one array, which lets them share the neighbour search (see MemoEntry).
     this.setIndex({ rows: n, dimension: e.dimension, embeddings: e.data, scores: Float32Array.from(poolScores(train.table, this.pool)) });
+    if (this.searchKind === "hnsw") await this.hnswGraph();
     return { chosen: { ...this.params }, validation: {}, seconds: (performance.now() - start) / 1000 };
   }
 
@@ -114,6 +192,7 @@ export class KnnRouter implements PredictiveRouter {
     this.index = index;
     this.transposed?.dispose();
     this.transposed = null;
+    this.graph = null;
   }
 
   async predictQuality(batch: PromptBatch): Promise<Float64Array> {
@@ -136,19 +215,34 @@ export class KnnRouter implements PredictiveRouter {
    */
   private async search(queries: Float32Array, nq: number, k: number): Promise<Search> {
     const index = this.index!;
+    const kind = this.searchKind === "hnsw" ? "hnsw" : this.engine;
     for (let i = 0; i < memo.length; i++) {
       const m = memo[i];
-      if (m.train.deref() === index.embeddings && m.queries.deref() === queries && m.nq === nq && m.engine === this.engine && m.k >= k) {
+      if (m.train.deref() === index.embeddings && m.queries.deref() === queries && m.nq === nq && m.engine === kind && m.k >= k) {
         if (i > 0) memo.unshift(...memo.splice(i, 1));
         return m;
       }
     }
     const depth = Math.min(Math.max(k, SEARCH_K), index.rows);
-    const found = this.engine === "tf" ? await this.neighboursTf(queries, nq, depth) : neighboursJs(index, queries, nq, depth);
-    const entry: MemoEntry = { train: new WeakRef(index.embeddings), queries: new WeakRef(queries), nq, engine: this.engine, k: depth, ...found };
+    const found =
+      kind === "hnsw" ? await this.neighboursHnsw(queries, nq, depth) : kind === "tf" ? await this.neighboursTf(queries, nq, depth) : neighboursJs(index, queries, nq, depth);
+    const entry: MemoEntry = { train: new WeakRef(index.embeddings), queries: new WeakRef(queries), nq, engine: kind, k: depth, ...found };
     memo.unshift(entry);
     memo.length = Math.min(memo.length, MEMO_SIZE);
     return entry;
+  }
+
+  /** HNSW search; a query the graph answers with fewer than k rows is searched exactly instead. */
+  private async neighboursHnsw(queries: Float32Array, nq: number, k: number): Promise<{ sims: Float32Array; neighbours: Int32Array }> {
+    const index = this.index!;
+    const { sims, neighbours, short } = (await this.hnswGraph()).search(queries, nq, k);
+    const d = index.dimension;
+    for (const i of short) {
+      const exact = neighboursJs(index, queries.subarray(i * d, (i + 1) * d), 1, k);
+      sims.set(exact.sims, i * k);
+      neighbours.set(exact.neighbours, i * k);
+    }
+    return { sims, neighbours };
   }
 
   private async neighboursTf(queries: Float32Array, nq: number, k: number): Promise<{ sims: Float32Array; neighbours: Int32Array }> {
@@ -213,6 +307,7 @@ export class KnnRouter implements PredictiveRouter {
   dispose(): void {
     this.transposed?.dispose();
     this.transposed = null;
+    this.graph = null;
   }
 }
 
@@ -248,30 +343,53 @@ export function neighboursJs(index: KnnIndex, queries: Float32Array, nq: number,
   return { sims, neighbours };
 }
 
+/** knn.json: the training matrix's shape, and the HNSW graph's file when the router searches one. */
+interface KnnShape {
+  rows: number;
+  dimension: number;
+  index?: { kind: "hnsw"; file: string };
+}
+
 export const knnFactory: RouterFactory = {
   type: "knn",
   needsEmbeddings: true,
   needsOutcomes: false,
   kind: "predictive",
-  describe: "cosine k-nearest neighbours: q_m = mean neighbour score (k, weighting=uniform|distance, engine=tf|js)",
+  describe: "cosine k-nearest neighbours: q_m = mean neighbour score (k, weighting=uniform|distance, engine=tf|js, index=brute|hnsw|auto, connectivity, expansionAdd, expansionSearch)",
   defaultGrid: { k: [5, 10, 40] },
   create: (pool, params) => new KnnRouter(pool, params),
   async save(router: Router, dir: string): Promise<string[]> {
     const r = router as KnnRouter;
     if (!r.index) throw new Error("knn: save before fit");
-    await writeFile(join(dir, "knn.json"), JSON.stringify({ rows: r.index.rows, dimension: r.index.dimension }));
-    return ["knn.json", await writeFloats(dir, "embeddings.f32", r.index.embeddings), await writeFloats(dir, "scores.f32", r.index.scores)];
+    const shape: KnnShape = { rows: r.index.rows, dimension: r.index.dimension };
+    const files = [await writeFloats(dir, "embeddings.f32", r.index.embeddings), await writeFloats(dir, "scores.f32", r.index.scores)];
+    if (r.searchKind === "hnsw") {
+      // The graph is saved with the router (and checksummed in router.json like every listed file).
+      (await r.hnswGraph()).save(join(dir, HNSW_FILE));
+      shape.index = { kind: "hnsw", file: HNSW_FILE };
+      files.push(HNSW_FILE);
+    }
+    await writeFile(join(dir, "knn.json"), JSON.stringify(shape));
+    return ["knn.json", ...files];
   },
   async load(dir: string, manifest: RouterManifest): Promise<Router> {
     const r = new KnnRouter(manifest.pool.map((p) => p.model), manifest.params);
     r.expectedCosts = Float64Array.from(manifest.pool, (p) => p.expectedCost);
-    const shape = await readJson<{ rows: number; dimension: number }>(dir, "knn.json");
+    const shape = await readJson<KnnShape>(dir, "knn.json");
     r.setIndex({
       rows: shape.rows,
       dimension: shape.dimension,
       embeddings: await readFloat32(dir, "embeddings.f32", shape.rows * shape.dimension),
       scores: await readFloat32(dir, "scores.f32", shape.rows * r.pool.length),
     });
+    const saved = shape.index?.kind === "hnsw" ? shape.index.file : null;
+    if ((r.searchKind === "hnsw") !== (saved !== null)) {
+      throw new InputError(`${saved ? "names an" : "names no"} HNSW index, but the router (index=${r.indexKind}, ${shape.rows} rows) ${saved ? "searches by brute force" : "needs one"}`, { file: join(dir, "knn.json") });
+    }
+    if (saved) {
+      if (saved !== HNSW_FILE || !(saved in manifest.files)) throw new InputError(`knn.json names an HNSW file "${saved}" that router.json does not list`, { file: join(dir, "knn.json") });
+      await r.adoptGraph(await HnswIndex.load(join(dir, saved), shape.rows, shape.dimension, r.hnsw, manifest.files[saved]));
+    }
     return r;
   },
 };
