@@ -30,3 +30,5 @@ import { scaleBench } from "./scale.js";
 benches.push(scaleBench);
 import { embedRemoteBench } from "./embed-remote.js";
 benches.push(embedRemoteBench);
+import { annBench } from "./ann.js";
+benches.push(annBench);
