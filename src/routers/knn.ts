@@ -68,8 +68,8 @@ interface MemoEntry extends Search {
   train: WeakRef<Float32Array>;
   queries: WeakRef<Float32Array>;
   nq: number;
-  /** The brute-force engine, or "hnsw": searches of different kinds are never mixed up. */
-  engine: Engine | "hnsw";
+  /** The brute-force engine, or "hnsw:" and the graph's settings: searches of different kinds are never mixed up. */
+  engine: string;
 }
 const memo: MemoEntry[] = [];
 
@@ -215,7 +215,7 @@ export class KnnRouter implements PredictiveRouter {
    */
   private async search(queries: Float32Array, nq: number, k: number): Promise<Search> {
     const index = this.index!;
-    const kind = this.searchKind === "hnsw" ? "hnsw" : this.engine;
+    const kind = this.searchKind === "hnsw" ? `hnsw:${this.hnsw.connectivity}:${this.hnsw.expansionAdd}:${this.hnsw.expansionSearch}` : this.engine;
     for (let i = 0; i < memo.length; i++) {
       const m = memo[i];
       if (m.train.deref() === index.embeddings && m.queries.deref() === queries && m.nq === nq && m.engine === kind && m.k >= k) {
@@ -225,7 +225,7 @@ export class KnnRouter implements PredictiveRouter {
     }
     const depth = Math.min(Math.max(k, SEARCH_K), index.rows);
     const found =
-      kind === "hnsw" ? await this.neighboursHnsw(queries, nq, depth) : kind === "tf" ? await this.neighboursTf(queries, nq, depth) : neighboursJs(index, queries, nq, depth);
+      this.searchKind === "hnsw" ? await this.neighboursHnsw(queries, nq, depth) : kind === "tf" ? await this.neighboursTf(queries, nq, depth) : neighboursJs(index, queries, nq, depth);
     const entry: MemoEntry = { train: new WeakRef(index.embeddings), queries: new WeakRef(queries), nq, engine: kind, k: depth, ...found };
     memo.unshift(entry);
     memo.length = Math.min(memo.length, MEMO_SIZE);

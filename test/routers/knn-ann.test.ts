@@ -106,6 +106,21 @@ describe("knn index=hnsw", () => {
     expect(x.equals(y)).toBe(true);
   });
 
+  it("remembers a search per graph setting: routers of other expansions on the same arrays search their own graph", async () => {
+    const search = vi.spyOn(HnswIndex.prototype, "search");
+    const make = (expansionSearch: number) => {
+      const r = new KnnRouter(["a", "b"], { k: 10, index: "hnsw", expansionSearch });
+      r.setIndex({ rows, dimension: d, embeddings: train, scores });
+      return r;
+    };
+    const [narrow, wide] = [make(40), make(200)];
+    await searchOf(narrow)(queries, nq, 10);
+    await searchOf(wide)(queries, nq, 10);
+    expect(search).toHaveBeenCalledTimes(2);
+    await searchOf(narrow)(queries, nq, 5); // k = 5 shares the 40-deep search already made
+    expect(search).toHaveBeenCalledTimes(2);
+  });
+
   it("a k grid on one training array builds one graph", async () => {
     const build = vi.spyOn(HnswIndex, "build");
     const set = topicSet(60, 6, 21, "g");
