@@ -12,7 +12,10 @@
  * Live model health (./health.ts): each pool model's upstream calls feed a circuit breaker; a
  * model whose upstream fails or slows is routed around (the same rule with it excluded) until a
  * probe after its cool-down succeeds, and a call that fails retryably before any byte reached
- * the client is retried once on the next best healthy model.
+ * the client is retried once on the next best healthy model. /v1/route leaves unhealthy models
+ * out too. With a latency weight or limit, each model's latency as served (a moving average of
+ * its recent calls, blended back to its training figure as it ages) replaces the training
+ * figure in the rule.
  *
  * Errors are OpenAI-shaped ({"error": {"message", "type", "param", "code"}}) so OpenAI clients
  * surface them as they would OpenAI's own.
@@ -144,7 +147,9 @@ const jsonLambda = (l: number | null | undefined) => (l === Infinity ? "inf" : (
 /** The plan as JSON (no Infinity): what was decided for the whole request. */
 export function planJson(plan: RoutePlan): Record<string, unknown> {
   const l = plan.latency;
-  const latency = l ? { latency: { weight: l.weight, ...(l.maxSeconds !== undefined ? { max_seconds: l.maxSeconds } : {}), ...(l.note ? { note: l.note } : {}) } } : {};
+  const latency = l
+    ? { latency: { weight: l.weight, ...(l.maxSeconds !== undefined ? { max_seconds: l.maxSeconds } : {}), ...(l.observed ? { observed_seconds: l.observed } : {}), ...(l.note ? { note: l.note } : {}) } }
+    : {};
   if (plan.mode === "lambda") return { mode: "lambda", lambda: jsonLambda(plan.lambda), ...latency };
   const c = plan.choice!;
   return {
@@ -197,8 +202,13 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   };
 
   /** Route one or more prompts through the router's micro-batcher, timed and counted. */
-  const decide = async (r: ReturnType<typeof routerOf>, texts: string[], evals: (string | null)[] | undefined, at: RouteAt | "default", latency = opts.latency, exclude: readonly string[] = []) => {
+  const decide = async (r: ReturnType<typeof routerOf>, texts: string[], evals: (string | null)[] | undefined, at: RouteAt | "default", asked = opts.latency, exclude: readonly string[] = []) => {
     const stop = metrics.routingSeconds.startTimer({ router: r.name });
+    // With live health, the latency term reads each model's latency as served (once it has
+    // enough calls) instead of its training figure: an endpoint that slows down loses traffic.
+    const trained = r.session.expectedLatencies;
+    const live = health && asked && (asked.weight || asked.maxSeconds !== undefined) ? health.observedLatencies((m) => trained?.[r.session.pool.indexOf(m)]) : null;
+    const latency = live?.size ? { ...asked, observedSeconds: new Map([...live].filter(([m]) => r.session.pool.includes(m))) } : asked;
     try {
       const result = await r.batcher.route({ texts, ...(evals ? { evals } : {}), at, ...(latency ? { latency } : {}), ...(exclude.length ? { exclude } : {}) });
       for (const d of result.routed) metrics.decisions.inc({ router: r.name, model: d.model });
@@ -306,11 +316,17 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const weight = body.latency_weight ?? opts.latency?.weight;
     const maxSeconds = body.max_latency ?? opts.latency?.maxSeconds;
     const latency: LatencyOptions | undefined = weight !== undefined || maxSeconds !== undefined ? { ...(weight !== undefined ? { weight } : {}), ...(maxSeconds !== undefined ? { maxSeconds } : {}) } : undefined;
-    const { routed, plan } = await decide(r, texts, evals, at, latency);
+    // Unhealthy upstreams are left out of the decision as they are for forwarded calls (a client
+    // that calls the model itself would meet the same failure); when every model is, none is.
+    const pool = r.session.pool;
+    const unhealthy = (health?.excluded() ?? []).filter((m) => pool.includes(m));
+    const exclude = unhealthy.length < pool.length ? unhealthy : [];
+    const { routed, plan } = await decide(r, texts, evals, at, latency, exclude);
     return {
       object: "routekit.route",
       model: body.model,
       plan: planJson(plan),
+      ...(exclude.length ? { unavailable_models: exclude } : {}),
       decisions: routed.map((d, index) => ({
         index,
         model: d.model,

@@ -32,10 +32,22 @@ export interface HealthOptions {
   slowSeconds?: number;
   /** Weight of the newest call in the latency moving average (0..1]. */
   latencyAlpha: number;
+  /**
+   * Successful calls before a model's moving average replaces its training latency in the
+   * routing rule's latency term (until then, one slow or fast call would swing it).
+   */
+  latencyMinCalls: number;
+  /**
+   * How long an observation counts in full: the moving average's weight in the rule is
+   * exp(-age / latencyMemorySeconds), age since the model's last timed call, and the rest is its
+   * training figure. A model routed away for being slow gets no new calls to show it recovered;
+   * this way its figure drifts back and it is tried again.
+   */
+  latencyMemorySeconds: number;
 }
 
 /** The defaults, stated once (upstreams.yaml's `health:` section overrides each). */
-export const DEFAULT_HEALTH: HealthOptions = { failures: 3, window: 20, errorRate: 0.5, coolDownSeconds: 30, latencyAlpha: 0.2 };
+export const DEFAULT_HEALTH: HealthOptions = { failures: 3, window: 20, errorRate: 0.5, coolDownSeconds: 30, latencyAlpha: 0.2, latencyMinCalls: 5, latencyMemorySeconds: 120 };
 
 export type HealthState = "healthy" | "unhealthy" | "half-open";
 
@@ -47,6 +59,9 @@ interface ModelHealth {
   openedAt: number;
   probing: boolean;
   latencyEma: number | null;
+  /** Successful calls timed into latencyEma, and when the last one ended. */
+  timed: number;
+  timedAt: number;
   requests: number;
   failures: number;
 }
@@ -64,7 +79,7 @@ export class HealthTracker {
     private readonly now: () => number = () => performance.now(),
   ) {
     this.options = { ...DEFAULT_HEALTH, ...options };
-    for (const m of models) this.models.set(m, { state: "healthy", consecutiveFailures: 0, recent: [], openedAt: 0, probing: false, latencyEma: null, requests: 0, failures: 0 });
+    for (const m of models) this.models.set(m, { state: "healthy", consecutiveFailures: 0, recent: [], openedAt: 0, probing: false, latencyEma: null, timed: 0, timedAt: 0, requests: 0, failures: 0 });
   }
 
   private of(model: string): ModelHealth {
@@ -105,7 +120,11 @@ export class HealthTracker {
     h.requests++;
     const o = this.options;
     const slow = outcome.ok && o.slowSeconds !== undefined && outcome.seconds > o.slowSeconds;
-    if (outcome.ok) h.latencyEma = h.latencyEma === null ? outcome.seconds : o.latencyAlpha * outcome.seconds + (1 - o.latencyAlpha) * h.latencyEma;
+    if (outcome.ok) {
+      h.latencyEma = h.latencyEma === null ? outcome.seconds : o.latencyAlpha * outcome.seconds + (1 - o.latencyAlpha) * h.latencyEma;
+      h.timed++;
+      h.timedAt = this.now();
+    }
     const failed = !outcome.ok || slow;
     h.recent.push(failed);
     if (h.recent.length > o.window) h.recent.shift();
@@ -126,6 +145,24 @@ export class HealthTracker {
       h.state = "unhealthy";
       if (probe) h.openedAt = this.now();
     }
+  }
+
+  /**
+   * Each model's expected latency as served, for the routing rule's latency term (seconds): for
+   * models with at least latencyMinCalls timed calls, the moving average of those calls blended
+   * with `trained(model)` (its training figure; the average alone when that is unknown) by the
+   * weight exp(-age / latencyMemorySeconds). Models without enough calls are left out.
+   */
+  observedLatencies(trained: (model: string) => number | undefined = () => undefined): Map<string, number> {
+    const out = new Map<string, number>();
+    const t = this.now();
+    for (const [m, h] of this.models) {
+      if (h.latencyEma === null || h.timed < this.options.latencyMinCalls) continue;
+      const base = trained(m);
+      const w = Math.exp(-Math.max(0, t - h.timedAt) / 1000 / this.options.latencyMemorySeconds);
+      out.set(m, base !== undefined && Number.isFinite(base) ? w * h.latencyEma + (1 - w) * base : h.latencyEma);
+    }
+    return out;
   }
 
   /** Each model's live state, for /metrics. */

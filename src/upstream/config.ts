@@ -19,6 +19,8 @@
  *     coolDownSeconds: 30                      #   routed around this long, then one request probes it
  *     slowSeconds: 20                          #   a call slower than this counts as failed (default: none)
  *     latencyAlpha: 0.2                        #   weight of the newest call in the latency average
+ *     latencyMinCalls: 5                       #   calls before that average replaces the training latency in the rule
+ *     latencyMemorySeconds: 120                #   an observation's weight decays as exp(-age / this) back to the training figure
  * (the health defaults are stated once, in src/server/health.ts's DEFAULT_HEALTH).
  */
 import { z } from "zod";
@@ -57,6 +59,8 @@ const healthSection = z.strictObject({
   coolDownSeconds: z.number().nonnegative().optional(),
   slowSeconds: z.number().positive().optional(),
   latencyAlpha: z.number().positive().max(1).optional(),
+  latencyMinCalls: z.number().int().min(1).optional(),
+  latencyMemorySeconds: z.number().positive().optional(),
 });
 
 /** The server's health thresholds as upstreams.yaml sets them. */

@@ -34,7 +34,7 @@ export interface RoutedPrompt {
   expectedQuality: number;
   /** Predicted quality of every pool model. */
   quality: Record<string, number>;
-  /** The chosen model's expected latency in seconds (from its training rows), when the router records latencies. */
+  /** The chosen model's expected latency in seconds (from its training rows, or observed live when the request gave that), when known. */
   expectedLatency?: number;
 }
 
@@ -48,6 +48,12 @@ export interface LatencyOptions {
   weight?: number;
   /** Only models whose expected latency is at most this many seconds. */
   maxSeconds?: number;
+  /**
+   * Expected latencies observed live (seconds, e.g. the server's moving average of each model's
+   * recent calls): they replace the training rows' figure for the models they name, so the term
+   * follows an endpoint that slows down or speeds up. Names outside the pool are ignored.
+   */
+  observedSeconds?: ReadonlyMap<string, number>;
 }
 
 /** How to route: at a bare lambda (for experts), or at a target met by the router's operating points. */
@@ -62,8 +68,8 @@ export interface RoutePlan {
   pointsOn?: { on: OperatingPoints["on"]; prompts: number };
   /** Set when no routing was asked for: the router's recorded default target, or its best-quality point. */
   defaulted?: "recorded target" | "best-quality point";
-  /** The latency term and limit applied, when asked for. */
-  latency?: { weight: number; maxSeconds?: number; note?: string };
+  /** The latency term and limit applied, when asked for; `observed`: the live latencies (s) used in place of the training figures. */
+  latency?: { weight: number; maxSeconds?: number; note?: string; observed?: Record<string, number> };
 }
 
 /** Prompts to route. `ids` default to "1", "2", ...; `evals` (each prompt's task, or null) reach task-aware routers only. */
@@ -220,13 +226,16 @@ export class RoutingSession {
    * Check a latency term against the router: a weight >= 0 and a limit >= 0, and every pool model
    * with an expected latency. undefined when none is asked for (weight 0, no limit).
    */
-  private latencyTerm(latency: LatencyOptions | undefined): LatencyTerm | undefined {
+  private latencyTerm(latency: LatencyOptions | undefined): (LatencyTerm & { observed?: string[] }) | undefined {
     if (!latency) return undefined;
     const { weight = 0, maxSeconds } = latency;
     if (!(weight >= 0) || !Number.isFinite(weight)) throw new InputError(`the latency weight must be US$ per second as a finite number >= 0, got ${weight}`, { field: "latencyWeight" });
     if (maxSeconds !== undefined && !(maxSeconds >= 0)) throw new InputError(`the latency limit must be a number of seconds >= 0, got ${maxSeconds}`, { field: "maxLatency" });
     if (weight === 0 && maxSeconds === undefined) return undefined;
-    const seconds = this.expectedLatencies;
+    const trained = this.expectedLatencies;
+    const observed = latency.observedSeconds;
+    const live = observed ? this.router.pool.filter((m) => { const x = observed.get(m); return x !== undefined && x >= 0 && Number.isFinite(x); }) : [];
+    const seconds = live.length ? Float64Array.from(this.router.pool, (m, j) => (live.includes(m) ? observed!.get(m)! : (trained?.[j] ?? NaN))) : trained;
     const field = weight > 0 ? "latencyWeight" : "maxLatency";
     if (!seconds) {
       throw new InputError(
@@ -238,7 +247,7 @@ export class RoutingSession {
     if (unknown.length) {
       throw new InputError(`the router records no expected latency for ${unknown.join(", ")} (its training rows had none), so it cannot route with a latency weight or limit`, { file: join(this.dir, MANIFEST_FILE), field });
     }
-    return { seconds, weight, ...(maxSeconds !== undefined ? { maxSeconds } : {}), models: this.router.pool };
+    return { seconds, weight, ...(maxSeconds !== undefined ? { maxSeconds } : {}), models: this.router.pool, ...(live.length ? { observed: live } : {}) };
   }
 
   private resolve(at: RouteAt | "default", latencyAsked?: LatencyOptions): Resolved {
@@ -251,6 +260,7 @@ export class RoutingSession {
         weight: latency.weight,
         ...(latency.maxSeconds !== undefined ? { maxSeconds: latency.maxSeconds } : {}),
         ...(resolved.plan.mode === "target" ? { note: LATENCY_TARGET_NOTE } : {}),
+        ...(latency.observed ? { observed: Object.fromEntries(latency.observed.map((m) => [m, latency.seconds[this.router.pool.indexOf(m)]])) } : {}),
       },
     };
     // A limit no model meets is the same error for every prompt: say it before any work.
@@ -372,9 +382,11 @@ export class RoutingSession {
     const m = pool.length;
     const batch = { ids, texts, ...(evals ? { evals } : {}), embeddings };
     const { chosen, quality } = await this.routeByLatency(batch, lambdas, ok.map(({ r, res }) => ({ prompts: r.texts.length, latency: res.latency, available: this.availability(r.exclude) })));
-    const seconds = this.expectedLatencies;
+    const trained = this.expectedLatencies;
     let at = 0;
     for (const { r, k, res } of ok) {
+      // The figures the decision used: live ones where the request brought them.
+      const seconds = res.latency?.seconds ?? trained;
       const routed: RoutedPrompt[] = [];
       for (let j = 0; j < r.texts.length; j++, at++) {
         const c = chosen[at];
@@ -413,7 +425,7 @@ export class RoutingSession {
     lambdas: number[],
     parts: readonly { prompts: number; latency?: LatencyTerm; available?: boolean[] }[],
   ): Promise<{ chosen: Int32Array; quality: Float64Array }> {
-    const keyOf = (p: { latency?: LatencyTerm; available?: boolean[] }) => `${p.latency ? `${p.latency.weight}:${p.latency.maxSeconds ?? ""}` : ""}|${p.available ? p.available.map(Number).join("") : ""}`;
+    const keyOf = (p: { latency?: LatencyTerm; available?: boolean[] }) => `${p.latency ? `${p.latency.weight}:${p.latency.maxSeconds ?? ""}:${p.latency.seconds.join(",")}` : ""}|${p.available ? p.available.map(Number).join("") : ""}`;
     const keys = [...new Set(parts.map((p) => keyOf(p)))];
     if (keys.length === 1) return routePrompts(this.router, batch, lambdas, parts[0].latency, parts[0].available);
     const m = this.router.pool.length;
