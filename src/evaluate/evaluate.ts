@@ -110,8 +110,8 @@ export interface RouterResult {
   vsReference: { name: string; diff: number; interval: [number, number] | null; better: boolean | null } | null;
   /**
    * Mean and p95 latency of its operating points (every point of a validated router's curve,
-   * else its hull's vertices), when the data has latencies; null otherwise (and on Zero: see
-   * SplitResult.latency.singles).
+   * else its hull's vertices), when the data has latencies; null otherwise, on the Oracle (not
+   * deployable) and on Zero (its single models are in SplitResult.latency.singles).
    */
   latency: PointLatency[] | null;
 }
@@ -317,16 +317,23 @@ export async function evaluateFolds(folds: FoldUnderTest[], opts: EvalOptions): 
   // Latency: only where every judged cell has one (see ./latency.ts), and not for the null's shuffles.
   const withLatency = opts.latency !== false && latencyComplete(table) && prepared.every((p) => !p.validation || latencyComplete(p.validation.table));
   if (withLatency) {
-    const cells = judged.rows.map((r) => (r.role === "router" ? routed.find((x) => x.name === r.name)!.latencyCells! : table.totalLatencyMs!));
-    const inputs = judged.rows.map((r, k) => ({
-      curve: judged.curves[k],
-      cellsMs: cells[k],
-      m: r.role === "router" ? r.pool.length : m,
-      // Validated operating points are every point of a router's curve; otherwise its hull's vertices.
-      points: validated && r.role === "router" ? r.points.map((_, i) => i) : hullVertexIndices(r.points),
-    }));
-    const figures = pointLatencies(inputs, { seed: opts.seed, resamples, level });
-    judged.rows.forEach((r, k) => (r.latency = figures[k]));
+    // Routers and the best single model: what could be deployed. The Oracle's hull has a vertex
+    // per few prompts, and no one deploys it.
+    const measured = judged.rows.flatMap((r, k) => (r.role === "oracle" ? [] : [k]));
+    const figures = pointLatencies(
+      measured.map((k) => {
+        const r = judged.rows[k];
+        return {
+          curve: judged.curves[k],
+          cellsMs: r.role === "router" ? routed[k].latencyCells! : table.totalLatencyMs!,
+          m: r.role === "router" ? r.pool.length : m,
+          // Validated operating points are every point of a router's curve; otherwise its hull's vertices.
+          points: validated && r.role === "router" ? r.points.map((_, i) => i) : hullVertexIndices(r.points),
+        };
+      }),
+      { seed: opts.seed, resamples, level },
+    );
+    measured.forEach((k, t) => (judged.rows[k].latency = figures[t]));
   }
   const latency = withLatency ? judgeLatency(foldParts, table, validated, { seed: opts.seed, resamples, level, compareTo: opts.compareTo, mus: opts.latencyWeights }) : null;
   // Order: user's routers, Zero, best single, Oracle.
