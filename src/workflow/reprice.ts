@@ -11,7 +11,7 @@
  * The weight files are copied byte for byte; router.json records `repricedFrom` (the prices
  * file's sha256 and the source router's manifest checksum).
  *
- * Refused, in one line: routers without these records (saved before reprice, or by `run`, or with
+ * Refused, in one line: routers without these records (saved before reprice, or with
  * crossfit operating points: retrain or re-save with `routekit train`), pool models whose calls
  * were priced without token counts, types that are not built-in predictive routers (a router
  * whose predictions learned from costs would not be reproduced), and a prices file that lacks a
@@ -93,7 +93,7 @@ export async function repriceRouter(dir: string, prices: PriceFile, opts: Repric
   const record = await readRepricingRecord(dir, manifest);
   const untokened = manifest.pool.filter((p) => p.meanInputTokens === undefined || p.meanOutputTokens === undefined);
   if (!record || untokened.length === manifest.pool.length) {
-    throw refuse(dir, "this router records no token counts and validation predictions to reprice from (saved before `reprice`, by `run`, or with crossfit operating points); retrain or re-save it with `routekit train` of this version");
+    throw refuse(dir, "this router records no token counts and validation predictions to reprice from (saved before `reprice`, or with crossfit operating points); retrain or re-save it with `routekit train` or `routekit run` of this version");
   }
   if (untokened.length > 0) {
     throw refuse(dir, `cannot reprice model "${untokened[0].model}": its training rows give a cost per call without token counts, so its cost at new prices is unknown (models without token counts: ${untokened.map((p) => p.model).join(", ")})`);

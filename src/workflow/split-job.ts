@@ -18,7 +18,7 @@ import type { FitReport, PredictiveRouter, PromptBatch, Router, TrainingSet } fr
 import { trainRouter } from "../routers/train.js";
 import type { ProgressFn } from "../util/progress.js";
 import type { FoldedSplit } from "./splits.js";
-import { checkParams, operatingPointsOn, saveTrained } from "./train.js";
+import { checkParams, saveTrained, tokenMeansOf, validationPointsToSave } from "./train.js";
 
 /** What every job of a run shares. Plain data: it is sent once to each worker thread. */
 export interface SplitJobContext {
@@ -85,6 +85,8 @@ export class SplitJobRunner {
     const files: string[] = [];
     if (job.staging !== undefined && job.shuffle === 0 && cfg.evaluation.protocol !== "crossfit" && getRouterFactory(entry.type).save) {
       const rel = join("routers", split.name.replace(/[^A-Za-z0-9._-]/g, "_"), label);
+      const tokenMeans = tokenMeansOf(sets.train.table, trained.router.pool);
+      const { operatingPoints, record } = await validationPointsToSave(trained.router, sets.validation, cfg.seed, tokenMeans);
       await saveTrained(
         join(job.staging, rel),
         {
@@ -94,8 +96,10 @@ export class SplitJobRunner {
           embedder,
           prefixes,
           fittedOn: { train: idsOf(this.ctx.data.table, part.train), validation: idsOf(this.ctx.data.table, part.validation) },
+          tokenMeans,
         },
-        await operatingPointsOn(trained.router, sets.validation, cfg.seed),
+        operatingPoints,
+        record,
       );
       files.push(rel);
     }

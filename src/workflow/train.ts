@@ -189,6 +189,24 @@ export async function validationPointsWithRecord(router: PredictiveRouter, set: 
   return { operatingPoints, record };
 }
 
+/**
+ * What a saved router records from its validation rows: its operating points and, for a
+ * predictive router trained on a table with token counts, what `reprice` needs
+ * (validationPointsWithRecord; without token counts there is nothing to reprice, and router.json
+ * says so by the record's absence). `train` and `run` both save through this.
+ */
+export async function validationPointsToSave(
+  router: Router,
+  validation: TrainingSet | null,
+  seed: number,
+  tokenMeans: { input: Float64Array; output: Float64Array } | null,
+): Promise<{ operatingPoints: OperatingPoints | null; record: RepricingRecord | null }> {
+  if (!validation || router.kind !== "predictive") return { operatingPoints: await operatingPointsOn(router, validation, seed), record: null };
+  const { operatingPoints, record } = await validationPointsWithRecord(router, validation, seed);
+  const priced = tokenMeans !== null && tokenMeans.input.some((x, j) => Number.isFinite(x) && Number.isFinite(tokenMeans.output[j]));
+  return { operatingPoints, record: priced ? record : null };
+}
+
 /** The set's rows with every outcome known (the set itself when all are), or null when none is. */
 function completeSet(set: TrainingSet): TrainingSet | null {
   const keep = completeRows(set.table);
@@ -284,15 +302,9 @@ export async function trainAndSave(table: OutcomeTable, out: string, opts: Train
   checkTrainable(spec);
   const result = await trainOnTable(table, { ...opts, spec });
   const crossfit = opts.pointsOn === "crossfit" || !result.validation;
-  // Predictive routers with validation points also record what `reprice` needs (validationPointsWithRecord), when the table has token counts.
-  let operatingPoints: OperatingPoints | null;
-  let record: RepricingRecord | null = null;
-  if (crossfit) operatingPoints = await crossFittedOperatingPoints(result.router, result.fitted, result.seed);
-  else if (result.router.kind === "predictive") ({ operatingPoints, record } = await validationPointsWithRecord(result.router, result.validation!, result.seed));
-  else operatingPoints = await operatingPointsOn(result.router, result.validation, result.seed);
-  // Without token counts there is nothing to reprice: no record then (router.json says so by its absence).
-  const tokens = result.tokenMeans;
-  if (!tokens || !tokens.input.some((x, j) => Number.isFinite(x) && Number.isFinite(tokens.output[j]))) record = null;
+  const { operatingPoints, record } = crossfit
+    ? { operatingPoints: await crossFittedOperatingPoints(result.router, result.fitted, result.seed), record: null }
+    : await validationPointsToSave(result.router, result.validation, result.seed, result.tokenMeans ?? null);
   await saveTrained(out, result, operatingPoints, record);
   return { ...result, operatingPoints };
 }

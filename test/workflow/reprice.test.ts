@@ -10,6 +10,7 @@ import { readPriceFile, repriceRouter } from "../../src/workflow/reprice.js";
 import { routeWithSavedRouter, type RouteAt } from "../../src/workflow/session.js";
 import { trainAndSave, type TrainAndSaveResult } from "../../src/workflow/train.js";
 import { runCli } from "../helpers/cli.js";
+import { writeOutcomeTable } from "../../src/data/arrow-io.js";
 
 const MODELS = ["gpt-4-1106-preview", "gpt-3.5-turbo-1106", "claude-instant-v1", "mistralai/mixtral-8x7b-chat"];
 type PriceMap = Record<string, { input: number; output: number }>;
@@ -195,4 +196,29 @@ describe("reprice", () => {
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
     expect(bad.stderr).toMatch(/retrain or re-save/);
   }, 60_000);
+
+  it("a router saved by `run` records what reprice needs, and reprices to the new prices", async () => {
+    const data = join(root, "run-table.arrow");
+    await writeOutcomeTable(data, table);
+    const cfg = join(root, "run.yaml");
+    const out = join(root, "run-out");
+    await writeFile(
+      cfg,
+      [`name: rp`, `seed: 5`, `data:`, `  table: ${data}`, `splits:`, `  - kind: in-distribution`, `    validationFraction: 0.25`, `    pooled: true`, `embedder:`, `  spec: "hash:64"`, `routers:`, `  - type: linear`, `    params: {alpha: 1}`, `evaluation:`, `  bootstrap: 0`, `output: ${out}`].join("\n"),
+    );
+    const r = await runCli(["run", cfg, "--quiet", "--workers", "1"]);
+    expect(r.code, r.stderr).toBe(0);
+    const saved = join(out, "routers", "all", "linear");
+    const o = await readManifest(saved);
+    expect(o.repricing?.file).toBe(REPRICING_FILE);
+    expect(o.pool.every((p) => p.meanInputTokens !== undefined && p.meanOutputTokens !== undefined)).toBe(true);
+    const copy = join(root, "run-repriced");
+    await repriceRouter(saved, await readPriceFile(p1File), { out: copy });
+    const c = await readManifest(copy);
+    c.pool.forEach((p, j) => {
+      const price = P1[p.model];
+      expect(relClose(p.expectedCost, (o.pool[j].meanInputTokens! * price.input + o.pool[j].meanOutputTokens! * price.output) / 1e6, 1e-9)).toBe(true);
+    });
+    expect(c.operatingPoints!.points.length).toBeGreaterThan(1);
+  }, 120_000);
 });
