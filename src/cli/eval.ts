@@ -25,6 +25,7 @@ interface EvalCliOptions {
   operatingPoints: "validation" | "test";
   compareTo?: string;
   costRange?: string;
+  latencyWeights?: string;
   protocol: "holdout" | "crossfit";
   folds: string;
   nullShuffles: string;
@@ -35,6 +36,15 @@ interface EvalCliOptions {
   maxPoints: string;
   allowOverlap?: boolean;
   json?: boolean;
+}
+
+function latencyWeights(value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const parts = value.split(",").map((s) => Number(s.trim()));
+  if (parts.length === 0 || !parts.every((x) => Number.isFinite(x) && x >= 0)) {
+    throw new InputError(`expected comma-separated US$ per second of waiting, each >= 0, got "${value}"`, { field: "--latency-weights" });
+  }
+  return parts;
 }
 
 function costRange(value: string | undefined): [number, number] | undefined {
@@ -80,6 +90,7 @@ export function register(program: Command): void {
     .option("--null-shuffles <n>", "permutation null: evaluate again on n shuffles of the outcomes among each dataset's prompts, for p-values (router specs only; each shuffle costs one more evaluation)", "0")
     .option("--compare-to <router>", "also compare every row with this router (its name in the report, e.g. task-prior), with paired intervals")
     .option("--cost-range <min,max>", "AIQ cost range in US$ per query (default: cheapest to dearest single model on each test split)")
+    .option("--latency-weights <list>", "prices of waiting (US$ per second) for the latency sweep, when the table has latencies (default: per router, 0 to 3x its chosen lambda per second of the pool's latency spread)")
     .option("--log-cost", "log-scale cost axis in the plots (the default, as in `run`)")
     .addOption(new Option("--linear-cost", "linear cost axis in the plots instead of the default log scale").conflicts("logCost"))
     .option("--embedder <spec>", "embedder for specs that read prompts: use-lite | use-lite-static | hash | hash:<dim> | hf:<model-id> | openai:<model>@<base-url>", DEFAULT_EMBEDDER_SPEC)
@@ -95,6 +106,7 @@ export function register(program: Command): void {
       const folds = integerOption(o.folds, "--folds", 2);
       const nullShuffles = integerOption(o.nullShuffles, "--null-shuffles", 0);
       const range = costRange(o.costRange);
+      const weights = latencyWeights(o.latencyWeights);
       // Costs span orders of magnitude: plots use a log cost axis unless asked otherwise (as `run`).
       const logCost = !o.linearCost;
       const started = Date.now();
@@ -121,6 +133,7 @@ export function register(program: Command): void {
           operatingPoints: o.operatingPoints,
           compareTo: o.compareTo,
           costRange: range,
+          ...(weights ? { latencyWeights: weights } : {}),
           protocol: o.protocol,
           folds,
           nullShuffles,
@@ -146,6 +159,7 @@ export function register(program: Command): void {
         operatingPoints: o.operatingPoints,
         compareTo: o.compareTo ?? null,
         costRange: range ?? null,
+        ...(weights ? { latencyWeights: weights } : {}),
         protocol: o.protocol,
         ...(o.protocol === "crossfit" ? { folds } : {}),
         ...(nullShuffles > 0 ? { nullShuffles } : {}),

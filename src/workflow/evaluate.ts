@@ -247,6 +247,7 @@ export async function evaluateRoutersOnTable(table: OutcomeTable, opts: EvalData
       compareTo: folds[0].routers.some((r) => r.name === opts.compareTo) ? opts.compareTo : undefined,
       // The null's shuffles are judged on AIQ alone.
       latency: tag === "",
+      ...(opts.latencyWeights ? { latencyWeights: opts.latencyWeights } : {}),
       onProgress: (d, t, l) => progress("evaluate", d, t, `${tag}${group.name} ${l ?? ""}`.trim()),
     });
   };

@@ -56,6 +56,21 @@ describe("routekit eval", () => {
     expect(r1.stdout.indexOf("Summary:")).toBeGreaterThan(r1.stdout.indexOf("beta (in-distribution)"));
   });
 
+  it("judges latency when the table has it: the report's Latency part, the quality-latency plot, the sweep at --latency-weights", async () => {
+    const latencyData = join(dir, "latency.arrow");
+    const t = randomTable(240, 4, 78, { binary: true });
+    const totalLatencyMs = Float64Array.from(t.scores, (_, k) => 500 * (1 + (k % 4)) + (k % 7) * 10);
+    await writeOutcomeTable(latencyData, { ...t, totalLatencyMs });
+    const out = join(dir, "out-latency");
+    const r = await runCli(["eval", latencyData, "--routers", "linear", "--out", out, "--latency-weights", "0,0.001,1", ...common()]);
+    expect(r.code, r.stderr).toBe(0);
+    const results = JSON.parse(await readFile(join(out, "results.json"), "utf8")) as { config: { latencyWeights?: number[] }; splits: { latency?: { sweeps: { points: { mu: number }[] }[] } }[] };
+    expect(results.config.latencyWeights).toEqual([0, 0.001, 1]);
+    expect(results.splits[0].latency!.sweeps[0].points.map((p) => p.mu)).toEqual([0, 0.001, 1]);
+    expect(await readFile(join(out, "report.md"), "utf8")).toContain("Latency AIQ");
+    expect(existsSync(join(out, "plots/d--in-distribution-latency.png"))).toBe(true);
+  });
+
   it("--linear-cost turns the default log cost axis off; --help says so", async () => {
     const out = join(dir, "out-linear");
     const r = await runCli(["eval", data, "--routers", "oracle", "--dataset", "alpha", "--linear-cost", "--out", out, ...common(), "--bootstrap", "0"]);
@@ -97,6 +112,10 @@ describe("routekit eval", () => {
     const notRouter = await runCli(["eval", data, "--routers", dir, "--out", join(dir, "bad")]);
     expect(notRouter.code).toBe(1);
     expect(notRouter.stderr).toMatch(/not a router directory/);
+    const weights = await runCli(["eval", data, "--routers", "knn", "--out", join(dir, "bad"), "--latency-weights", "0,x", ...common()]);
+    expect(weights.code).toBe(1);
+    expect(weights.stderr.trim().split("\n")).toHaveLength(1);
+    expect(weights.stderr).toMatch(/--latency-weights/);
     const unknown = await runCli(["eval", data, "--routers", "knn", "--dataset", "gamma", "--out", join(dir, "bad"), ...common()]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/gamma/);
