@@ -32,3 +32,5 @@ import { embedRemoteBench } from "./embed-remote.js";
 benches.push(embedRemoteBench);
 import { annBench } from "./ann.js";
 benches.push(annBench);
+import { millionBench } from "./million.js";
+benches.push(millionBench);
