@@ -12,7 +12,9 @@
  * prefilter's copy) and once more with new query arrays (built); the HNSW graph's build (one
  * thread, as the router builds it) and its search, 40 deep; recall@10 = the share of each
  * query's exact 10 nearest rows among HNSW's 10, averaged; queries per second from the built
- * searches; the saved index file's size. ROUTEKIT_ANN_ROWS=20000,50000 runs other sizes.
+ * searches; the saved index file's size. Then the same at UNIFORM_ROWS uniform random unit
+ * vectors, the hardest case (no structure: a query's nearest rows are barely nearer than any
+ * other), to show where recall falls. ROUTEKIT_ANN_ROWS=20000,50000 runs other clustered sizes.
  */
 import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
@@ -33,6 +35,9 @@ const RECALL_K = 10;
 /** Search expansions tried on the same graph (reloaded from its file with each), beside the default. */
 const EXPANSIONS = [64, 256];
 const SIZES = (process.env.ROUTEKIT_ANN_ROWS ?? "100000,1000000").split(",").map(Number);
+/** Rows of the uniform random case (ROUTEKIT_ANN_UNIFORM_ROWS for a quick trial). */
+const UNIFORM_ROWS = Number(process.env.ROUTEKIT_ANN_UNIFORM_ROWS ?? 100_000);
+type Data = "clustered" | "uniform";
 
 type Search = { sims: Float32Array; neighbours: Int32Array; k: number };
 const searchOf = (r: KnnRouter) => (r as unknown as { search(q: Float32Array, nq: number, k: number): Promise<Search> }).search.bind(r);
@@ -42,6 +47,22 @@ function mixture(rng: Rng): { centres: Float64Array; map: Float64Array } {
   const centres = Float64Array.from({ length: CLUSTERS * LATENT }, () => normal(rng));
   const map = Float64Array.from({ length: DIM * LATENT }, () => normal(rng) / Math.sqrt(LATENT));
   return { centres, map };
+}
+
+/** Uniform random unit vectors (normal draws, L2-normalised). */
+function uniform(n: number, rng: Rng): Float32Array {
+  const out = new Float32Array(n * DIM);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let t = 0; t < DIM; t++) {
+      const x = normal(rng);
+      out[i * DIM + t] = x;
+      s += x * x;
+    }
+    const norm = Math.sqrt(s);
+    for (let t = 0; t < DIM; t++) out[i * DIM + t] /= norm;
+  }
+  return out;
 }
 
 function draw(n: number, mix: ReturnType<typeof mixture>, rng: Rng): Float32Array {
@@ -100,12 +121,13 @@ export const annBench: Bench = {
     const notes: string[] = [];
     const dir = await mkdtemp(join(tmpdir(), "rk-bench-ann-"));
     try {
-      for (const n of SIZES) {
-        const rng = makeRng(`ann-${n}`);
+      const cases: [number, Data][] = [...SIZES.map((n): [number, Data] => [n, "clustered"]), [UNIFORM_ROWS, "uniform"]];
+      for (const [n, data] of cases) {
+        const rng = makeRng(data === "clustered" ? `ann-${n}` : `ann-uniform-${n}`);
         const mix = mixture(rng);
-        log(`${n} rows: drawing`);
-        const train = draw(n, mix, rng);
-        const queries = draw(QUERIES, mix, rng);
+        log(`${n} ${data} rows: drawing`);
+        const train = data === "clustered" ? draw(n, mix, rng) : uniform(n, rng);
+        const queries = data === "clustered" ? draw(QUERIES, mix, rng) : uniform(QUERIES, rng);
         const scores = Float32Array.from({ length: n * pool.length }, () => rng());
         const index = { rows: n, dimension: DIM, embeddings: train, scores };
 
@@ -113,21 +135,21 @@ export const annBench: Bench = {
         const brute = new KnnRouter(pool, { k: RECALL_K });
         brute.setIndex(index);
         const bruteFresh = await timed(() => searchOf(brute)(Float32Array.from(queries), QUERIES, DEPTH));
-        log(`${n} rows: brute force, fresh ${fmt(bruteFresh.t)}`);
+        log(`${n} ${data} rows: brute force, fresh ${fmt(bruteFresh.t)}`);
         const bruteBuilt = await timed(() => searchOf(brute)(Float32Array.from(queries), QUERIES, DEPTH));
-        log(`${n} rows: brute force, built ${fmt(bruteBuilt.t)}`);
+        log(`${n} ${data} rows: brute force, built ${fmt(bruteBuilt.t)}`);
         brute.dispose();
         clearKnnMemo();
 
         const hnsw = new KnnRouter(pool, { k: RECALL_K, index: "hnsw" });
         hnsw.setIndex(index);
         const build = await timed(() => hnsw.hnswGraph());
-        log(`${n} rows: HNSW build ${fmt(build.t)}`);
-        const file = join(dir, `hnsw-${n}.usearch`);
+        log(`${n} ${data} rows: HNSW build ${fmt(build.t)}`);
+        const file = join(dir, `hnsw-${data}-${n}.usearch`);
         build.value.save(file);
         const bytes = (await stat(file)).size;
         const approx = await timed(() => searchOf(hnsw)(Float32Array.from(queries), QUERIES, DEPTH));
-        log(`${n} rows: HNSW search ${fmt(approx.t)}`);
+        log(`${n} ${data} rows: HNSW search ${fmt(approx.t)}`);
         hnsw.dispose();
         clearKnnMemo();
         const sha = createHash("sha256").update(await readFile(file)).digest("hex");
@@ -138,7 +160,7 @@ export const annBench: Bench = {
           const found = graph.search(queries, QUERIES, DEPTH);
           const s = (performance.now() - t0) / 1000;
           const r = recallAt(RECALL_K, bruteBuilt.value, { ...found, k: DEPTH });
-          log(`${n} rows: expansionSearch ${expansionSearch}: ${s.toFixed(2)} s, recall@10 ${r.toFixed(4)}`);
+          log(`${n} ${data} rows: expansionSearch ${expansionSearch}: ${s.toFixed(2)} s, recall@10 ${r.toFixed(4)}`);
           others.push(`expansionSearch ${expansionSearch}: recall@10 ${r.toFixed(4)}, ${Math.round(QUERIES / s).toLocaleString("en")} queries/s (${(bruteBuilt.t.s / s).toFixed(1)}x)`);
         }
         await rm(file);
@@ -148,18 +170,19 @@ export const annBench: Bench = {
         const speedup = bruteBuilt.t.s / approx.t.s;
         const perQueryGain = (bruteBuilt.t.s - approx.t.s) / QUERIES;
         const breakEven = perQueryGain > 0 ? Math.ceil(build.t.s / perQueryGain) : Infinity;
-        log(`${n} rows: recall@10 ${r10.toFixed(4)}, recall@40 ${r40.toFixed(4)}, speed-up ${speedup.toFixed(1)}x`);
+        log(`${n} ${data} rows: recall@10 ${r10.toFixed(4)}, recall@40 ${r40.toFixed(4)}, speed-up ${speedup.toFixed(1)}x`);
+        const label = `${n.toLocaleString("en")}${data === "uniform" ? " uniform" : ""}`;
         lines.push(
-          `| ${n.toLocaleString("en")} | ${fmt(build.t)} | ${(bytes / 2 ** 20).toFixed(0)} MB | ${r10.toFixed(4)} | ${r40.toFixed(4)} | ${fmt(bruteFresh.t)} | ${fmt(bruteBuilt.t)}, ${qps(bruteBuilt.t)}/s | ${fmt(approx.t)}, ${qps(approx.t)}/s | **${speedup.toFixed(1)}x** | ${Number.isFinite(breakEven) ? breakEven.toLocaleString("en") : "never"} |`,
+          `| ${label} | ${fmt(build.t)} | ${(bytes / 2 ** 20).toFixed(0)} MB | ${r10.toFixed(4)} | ${r40.toFixed(4)} | ${fmt(bruteFresh.t)} | ${fmt(bruteBuilt.t)}, ${qps(bruteBuilt.t)}/s | ${fmt(approx.t)}, ${qps(approx.t)}/s | **${speedup.toFixed(1)}x** | ${Number.isFinite(breakEven) ? breakEven.toLocaleString("en") : "never"} |`,
         );
-        notes.push(`${n.toLocaleString("en")} rows, the same graph searched with other expansions (reloaded from its file): ${others.join("; ")}.`);
-        notes.push(`${n.toLocaleString("en")} rows: the graph's build pays for itself after ${Number.isFinite(breakEven) ? breakEven.toLocaleString("en") : "no number of"} queries against the built brute-force index.`);
+        notes.push(`${label} rows, the same graph searched with other expansions (reloaded from its file): ${others.join("; ")}.`);
+        notes.push(`${label} rows: the graph's build pays for itself after ${Number.isFinite(breakEven) ? breakEven.toLocaleString("en") : "no number of"} queries against the built brute-force index.`);
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
     return [
-      `Training rows: clustered synthetic unit vectors in ${DIM} dimensions (a mixture of ${CLUSTERS.toLocaleString("en")} Gaussian clusters in a ${LATENT}-dimensional latent space, mapped to ${DIM} by a fixed random matrix, plus noise 0.5 per coordinate, L2-normalised, seeded); ${QUERIES.toLocaleString("en")} queries drawn fresh from the same mixture. Every search is ${DEPTH} deep (the depth KNN always searches, so a k grid shares one search). Brute force is KNN's default engine (TensorFlow.js backend **${backend}**; a fresh router first builds the engine's index, "built" is a second search with new query arrays). HNSW: usearch, inner product (= cosine on these unit vectors), float32, connectivity ${HNSW_DEFAULTS.connectivity}, expansionAdd ${HNSW_DEFAULTS.expansionAdd}, expansionSearch ${HNSW_DEFAULTS.expansionSearch} (the router's defaults), built and searched on one thread (reproducible). Recall@k: the share of each query's exact k nearest rows among HNSW's k, averaged over the queries. Speed-up: built brute-force search time over HNSW search time.`,
+      `Training rows: clustered synthetic unit vectors in ${DIM} dimensions (a mixture of ${CLUSTERS.toLocaleString("en")} Gaussian clusters in a ${LATENT}-dimensional latent space, mapped to ${DIM} by a fixed random matrix, plus noise 0.5 per coordinate, L2-normalised, seeded); ${QUERIES.toLocaleString("en")} queries drawn fresh from the same mixture. The "uniform" row: ${UNIFORM_ROWS.toLocaleString("en")} uniform random unit vectors and queries, the hardest case for any approximate index (no structure: a query's nearest rows are barely nearer than any other row), to show where recall falls. Every search is ${DEPTH} deep (the depth KNN always searches, so a k grid shares one search). Brute force is KNN's default engine (TensorFlow.js backend **${backend}**; a fresh router first builds the engine's index, "built" is a second search with new query arrays). HNSW: usearch, inner product (= cosine on these unit vectors), float32, connectivity ${HNSW_DEFAULTS.connectivity}, expansionAdd ${HNSW_DEFAULTS.expansionAdd}, expansionSearch ${HNSW_DEFAULTS.expansionSearch} (the router's defaults), built and searched on one thread (reproducible). Recall@k: the share of each query's exact k nearest rows among HNSW's k, averaged over the queries. Speed-up: built brute-force search time over HNSW search time.`,
       "",
       "| training rows | HNSW build | index file | recall@10 | recall@40 | brute force, fresh | brute force, built (queries/s) | HNSW search (queries/s) | speed-up | break-even queries |",
       "|---|---|---|---|---|---|---|---|---|---|",
