@@ -4,15 +4,16 @@
  * which on unit vectors is the cosine similarity, computed as brute force computes it (one dot
  * product; usearch's "cos" also divides by both norms: ~20% slower for the same order).
  *
- * Why usearch (measured on this project's 2-core machine, 50,000 x 384 synthetic rows, 500
- * queries, recall@10 against exact search): usearch 2.x ships prebuilt N-API binaries (linux
- * x64/arm64, macOS) that load with no compiler, takes a whole float32 matrix in one call, saves
- * the index as one file, and reached recall@10 0.83-0.85 on uniform random vectors (the hardest
- * case) and 1.00 on clustered ones with connectivity 16; hnswlib-node 3.0 reached 0.87 on the
- * uniform ones but has no prebuilt binary (its install compiles with node-gyp, which needs a C++
- * toolchain) and takes one JS number array per row; LanceDB is an on-disk table format with
- * ~100 MB platform packages, far more than an in-memory graph file. The uniform-vector build
- * times (single thread: usearch 86 s, hnswlib-node 52 s) were taken on a loaded machine.
+ * Why usearch. Measured on this project's 2-core machine (shared with other jobs, so times are
+ * rough), 50,000 x 384 uniform random unit vectors (the hardest case), 500 queries, recall@10
+ * against exact search, connectivity 16, construction expansion 128, search expansion 64:
+ * usearch 2.25 built in 86 s on one thread (71 s on two), recall 0.83 (0.85); hnswlib-node 3.0
+ * built in 52 s, recall 0.87. hnswlib-node was faster here, but it has no prebuilt binary: its
+ * install compiles with node-gyp (a C++ toolchain on every user's machine) and it takes one JS
+ * number array per row. usearch ships prebuilt N-API binaries (linux x64/arm64, macOS) that load
+ * with no compiler, takes the whole float32 matrix in one call and saves the index as one file;
+ * on clustered vectors (the bench's) it reached recall@10 1.00 at 50,000 rows. LanceDB was not
+ * tried: an on-disk table format (IVF-PQ) with large platform packages, more than a graph file.
  *
  * usearch is an optional peer dependency, loaded on demand like @huggingface/transformers: its
  * package declares an install script (node-gyp-build, which only finds the prebuilt binary), and
