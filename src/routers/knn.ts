@@ -36,8 +36,8 @@ const KNOWN = ["k", "weighting", "engine", "index", ...HNSW_PARAMS];
 /**
  * index=auto uses HNSW from this many training rows up, brute force below: about where the graph
  * starts to search faster than the int16-prefiltered brute force (BENCHMARKS.md, ann, 384
- * dimensions: 1.6x at 100,000 rows, recall@10 0.9999, 24x at 1,000,000, recall@10 0.985; a
- * 20,000-row trial was 0.5x, slower than brute force).
+ * dimensions, clustered rows: 2.9x at 100,000 rows, recall@10 0.9999, 20x at 1,000,000, recall@10
+ * 0.985; a 20,000-row trial was 0.5x, slower than brute force).
  */
 export const AUTO_HNSW_ROWS = 100_000;
 /** The saved HNSW graph's file in a router directory. */
