@@ -73,6 +73,13 @@ export class Sum {
   }
 }
 
+/** Compensated mean (as curve points are summed), so a mean of one point's outcomes matches that point. */
+export function compensatedMean(a: ArrayLike<number>): number {
+  const s = new Sum();
+  for (let i = 0; i < a.length; i++) s.add(a[i]);
+  return s.value / a.length;
+}
+
 function checkInputs(quality: Float64Array, expectedCosts: Float64Array, realisedScores: Float64Array, realisedCosts: Float64Array, m: number): number {
   if (!(m >= 1) || !Number.isInteger(m)) throw new Error(`nModels must be a positive integer, got ${m}`);
   const n = quality.length / m;

@@ -26,7 +26,7 @@ import type { OutcomeTable } from "../data/table.js";
 import { routeAt } from "../routers/routing.js";
 import { makeRng } from "../util/rng.js";
 import { drawWeights, percentileInterval } from "./bootstrap.js";
-import { Sum, directCurve, exactCurve, type Curve, type CurveDecisions } from "./curve.js";
+import { Sum, compensatedMean, directCurve, exactCurve, type Curve, type CurveDecisions } from "./curve.js";
 import { assembleFolds, type FoldRouting, type Routed } from "./folds.js";
 import { hullVertexIndices, realiseAt, validatedLambdas } from "./operating-points.js";
 
@@ -96,6 +96,11 @@ function columnMeans(cells: Float64Array, m: number): Float64Array {
   return out;
 }
 
+/** Each pool model's expected latency (s): its mean on a fold's validation rows, what routing sees. */
+function expectedSecondsOn(validation: OutcomeTable, m: number): Float64Array {
+  return columnMeans(secondsOf(validation.totalLatencyMs!), m);
+}
+
 /** Outcomes with latency seconds in place of costs (the currency the latency judgement routes in). */
 function inSeconds(sub: OutcomeTable): OutcomeTable {
   return { ...sub, costs: secondsOf(sub.totalLatencyMs!) };
@@ -115,7 +120,7 @@ function settingsInSeconds<T extends { chosen: Int32Array; costs: Float64Array }
 export function foldInSeconds(part: FoldRouting): FoldRouting {
   if (part.kind === "predictive") {
     const vSub = inSeconds(part.validation.sub);
-    const expected = columnMeans(vSub.costs, part.m);
+    const expected = expectedSecondsOn(part.validation.sub, part.m);
     const vPoints = exactCurve(part.validation.q, expected, vSub.scores, vSub.costs, part.m).points;
     return { ...part, expectedCosts: expected, sub: inSeconds(part.sub), lambdas: validatedLambdas(vPoints, true), validation: { q: part.validation.q, sub: vSub } };
   }
@@ -232,10 +237,8 @@ export function pointLatencies(inputs: readonly PointLatencyInput[], opts: { see
   const out = replays.map((r, k) => {
     const values = latenciesAt(r, inputs[k].cellsMs, inputs[k].m);
     return r.points.map((point, t): PointLatency => {
-      const s = new Sum();
-      for (const v of values[t]) s.add(v);
       const q = quantileWithInterval(values[t], LATENCY_QUANTILE, opts.resamples > 0 ? opts.level : null);
-      return { point, meanSeconds: s.value / values[t].length, meanInterval: null, p95Seconds: q.value, p95Interval: q.interval };
+      return { point, meanSeconds: compensatedMean(values[t]), meanInterval: null, p95Seconds: q.value, p95Interval: q.interval };
     });
   });
   if (opts.resamples > 0 && replays.length > 0) {
@@ -280,10 +283,7 @@ function sweepLambda(part: Extract<FoldRouting, { kind: "predictive" }>): number
   let gap = Infinity;
   for (const lambda of part.lambdas) {
     if (!(lambda > 0 && Number.isFinite(lambda))) continue;
-    const r = realiseAt(q, part.expectedCosts, sub, m, lambda);
-    const s = new Sum();
-    for (const c of r.costs) s.add(c);
-    const g = Math.abs(s.value / r.costs.length - costs[best]);
+    const g = Math.abs(compensatedMean(realiseAt(q, part.expectedCosts, sub, m, lambda).costs) - costs[best]);
     if (g < gap) {
       gap = g;
       pick = lambda;
@@ -302,7 +302,7 @@ export function latencySweep(parts: readonly FoldRouting[], opts: { seed: number
   const folds = parts as Extract<FoldRouting, { kind: "predictive" }>[];
   const lambdas = folds.map(sweepLambda);
   if (lambdas.some((l) => l === null)) return null;
-  const expected = folds.map((f) => columnMeans(secondsOf(f.validation.sub.totalLatencyMs!), f.m));
+  const expected = folds.map((f) => expectedSecondsOn(f.validation.sub, f.m));
   const spread = Math.max(...expected[0]) - Math.min(...expected[0]);
   if (!(spread > 0) && !opts.mus) return null;
   const mus = opts.mus ? [...opts.mus] : LATENCY_SWEEP_SHARES.map((r) => (r * lambdas[0]!) / spread);
@@ -324,11 +324,6 @@ export function latencySweep(parts: readonly FoldRouting[], opts: { seed: number
     });
     return { cost, score, seconds };
   });
-  const mean = (a: Float64Array) => {
-    const s = new Sum();
-    for (const x of a) s.add(x);
-    return s.value / a.length;
-  };
   const intervals = settings.map(() => ({ cost: [] as number[], quality: [] as number[], seconds: [] as number[] }));
   if (opts.resamples > 0) {
     const rng = makeRng(`latency-sweep:${opts.seed}`);
@@ -361,11 +356,11 @@ export function latencySweep(parts: readonly FoldRouting[], opts: { seed: number
       const p95 = quantileWithInterval(s.seconds, LATENCY_QUANTILE, opts.resamples > 0 ? opts.level : null);
       return {
         mu: mus[k],
-        cost: mean(s.cost),
+        cost: compensatedMean(s.cost),
         costInterval: iv(intervals[k].cost),
-        quality: mean(s.score),
+        quality: compensatedMean(s.score),
         qualityInterval: iv(intervals[k].quality),
-        meanSeconds: mean(s.seconds),
+        meanSeconds: compensatedMean(s.seconds),
         meanInterval: iv(intervals[k].seconds),
         p95Seconds: p95.value,
         p95Interval: p95.interval,

@@ -15,7 +15,7 @@ import type { OperatingPoint, OperatingPoints } from "../routers/targets.js";
 import { InputError } from "../util/errors.js";
 import { makeRng } from "../util/rng.js";
 import { drawWeights, percentileInterval } from "./bootstrap.js";
-import { exactCurve, Sum, type CurvePoint } from "./curve.js";
+import { compensatedMean, exactCurve, type CurvePoint } from "./curve.js";
 import { nonDecreasingHull, type CostQuality } from "./hull.js";
 
 /** Indices of the curve points that are vertices of its non-decreasing hull. */
@@ -79,12 +79,6 @@ interface Realised {
   chosen: Int32Array;
 }
 
-/** Compensated, as curve points are summed (./curve.ts), so a point matches its curve point. */
-function mean(a: Float64Array): number {
-  const s = new Sum();
-  for (let i = 0; i < a.length; i++) s.add(a[i]);
-  return s.value / a.length;
-}
 
 /** A table's outcomes in the router's pool order; every cell must be present. */
 export function poolOutcomes(table: OutcomeTable, pool: readonly string[]): { scores: Float64Array; costs: Float64Array } {
@@ -180,7 +174,7 @@ export function realiseAt(
 function pointsOf(realised: Realised[], pool: readonly string[], n: number, opts: MeasureOptions): OperatingPoints {
   const m = pool.length;
   // Keep the hull vertices (a lambda inside a tie run can land off the hull; the hull is what a mix reaches).
-  const keep = hullVertexIndices(realised.map((r) => ({ cost: mean(r.costs), quality: mean(r.scores) })));
+  const keep = hullVertexIndices(realised.map((r) => ({ cost: compensatedMean(r.costs), quality: compensatedMean(r.scores) })));
   const kept = keep.map((k) => realised[k]);
 
   const resamples = opts.resamples ?? 1000;
@@ -211,9 +205,9 @@ function pointsOf(realised: Realised[], pool: readonly string[], n: number, opts
     return {
       lambda: r.lambda,
       setting: r.setting,
-      cost: mean(r.costs),
+      cost: compensatedMean(r.costs),
       costInterval: resamples > 0 ? percentileInterval(draws[k].cost, level) : null,
-      quality: mean(r.scores),
+      quality: compensatedMean(r.scores),
       qualityInterval: resamples > 0 ? percentileInterval(draws[k].quality, level) : null,
       shares: Object.fromEntries(pool.map((p, j) => [p, counts[j] / n])),
     };

@@ -208,7 +208,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     // enough calls) instead of its training figure: an endpoint that slows down loses traffic.
     const trained = r.session.expectedLatencies;
     const live = health && asked && (asked.weight || asked.maxSeconds !== undefined) ? health.observedLatencies((m) => trained?.[r.session.pool.indexOf(m)]) : null;
-    const latency = live?.size ? { ...asked, observedSeconds: new Map([...live].filter(([m]) => r.session.pool.includes(m))) } : asked;
+    const latency = live?.size ? { ...asked, observedSeconds: live } : asked;
     try {
       const result = await r.batcher.route({ texts, ...(evals ? { evals } : {}), at, ...(latency ? { latency } : {}), ...(exclude.length ? { exclude } : {}) });
       for (const d of result.routed) metrics.decisions.inc({ router: r.name, model: d.model });
